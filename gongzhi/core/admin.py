@@ -1,0 +1,104 @@
+"""The admin is for system administrators; staff work in the product's own pages."""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from gongzhi.core.models import (
+    ApiToken,
+    AuditEvent,
+    Consent,
+    Household,
+    Organisation,
+    Region,
+    Resident,
+    ResidentClaim,
+    RoleAssignment,
+    User,
+)
+
+
+class RoleAssignmentInline(admin.TabularInline):
+    model = RoleAssignment
+    fk_name = "user"
+    extra = 0
+    raw_id_fields = ["region", "organisation", "granted_by"]
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ["name", "mobile_masked", "is_staff", "is_superuser", "is_active", "date_joined"]
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+    search_fields = ["name", "mobile_masked"]
+    ordering = ["-date_joined"]
+    readonly_fields = ["mobile_masked", "date_joined", "last_login"]
+    fieldsets = [
+        (None, {"fields": ["name", "mobile_masked", "password"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"fields": ["mobile_hash", "name", "password1", "password2"]})]
+    inlines = [RoleAssignmentInline]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.set_mobile(form.cleaned_data["mobile_hash"])
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["name", "level", "path"]
+    list_filter = ["level"]
+    search_fields = ["name"]
+    raw_id_fields = ["parent"]
+    readonly_fields = ["path", "depth"]
+
+    def has_change_permission(self, request, obj=None):
+        # Moving a node would leave its descendants' paths stale; use region services instead.
+        return False
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "credit_code", "region"]
+    list_filter = ["kind"]
+    search_fields = ["name", "credit_code"]
+    raw_id_fields = ["region"]
+
+
+@admin.register(Resident)
+class ResidentAdmin(admin.ModelAdmin):
+    list_display = ["name", "community", "region", "phone_masked", "id_number_masked", "verified_at"]
+    search_fields = ["name", "phone_masked"]
+    exclude = ["id_number", "phone"]
+    readonly_fields = ["phone_masked", "id_number_masked"]
+    raw_id_fields = ["community", "region", "household", "user"]
+
+
+@admin.register(Household)
+class HouseholdAdmin(admin.ModelAdmin):
+    list_display = ["number", "region", "community"]
+    raw_id_fields = ["region", "community"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["at", "action", "actor", "target_type", "target_id", "region", "ip_address"]
+    list_filter = ["action", "at", "target_type"]
+    search_fields = ["target_id", "actor__name"]
+    date_hierarchy = "at"
+    list_select_related = ["actor", "region"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+admin.site.register(Consent, list_display=["user", "purpose", "policy_version", "given_at", "withdrawn_at"])
+admin.site.register(ResidentClaim, list_display=["name", "community", "status", "created_at"])
+admin.site.register(ApiToken, list_display=["name", "user", "organisation", "prefix", "created_at", "revoked_at"])

@@ -1,0 +1,19 @@
+from gongzhi.core.notifications import unread_count
+
+LARGE_TEXT_COOKIE = "gz_large_text"
+
+
+def large_text_enabled(request) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return user.large_text
+    return request.COOKIES.get(LARGE_TEXT_COOKIE) == "1"
+
+
+def preferences(request):
+    user = getattr(request, "user", None)
+    signed_in = user is not None and user.is_authenticated
+    return {
+        "large_text": large_text_enabled(request),
+        "unread_notifications": (lambda: unread_count(user)) if signed_in else 0,
+    }

@@ -1,0 +1,67 @@
+"""Scoped permissions. A role assignment grants its role's permissions in a region's whole subtree (or
+within an organisation). Every `<things>_visible_to(user)` selector in every app builds on `in_scope`."""
+
+from django.db.models import Q
+
+from gongzhi.core.models import Region, RoleAssignment
+from gongzhi.core.roles import ROLE_PERMISSIONS, Perm
+
+NOTHING = Q(pk__in=[])
+# Not Q(): an empty Q vanishes when OR-ed with another condition, which would narrow "everything".
+EVERYTHING = ~Q(pk__in=[])
+
+
+def role_assignments(user) -> list[RoleAssignment]:
+    """The user's assignments, loaded once per request. An organisation API token narrows them to that
+    organisation's roles (see gongzhi.api.auth)."""
+    if not user.is_authenticated:
+        return []
+    cached = getattr(user, "_role_assignments", None)
+    if cached is None:
+        cached = list(RoleAssignment.objects.filter(user=user).select_related("region", "organisation__region"))
+        token_organisation_id = getattr(user, "token_organisation_id", None)
+        if token_organisation_id:
+            cached = [a for a in cached if a.organisation_id == token_organisation_id]
+        user._role_assignments = cached
+    return cached
+
+
+def scope_regions(user, perm: Perm) -> list[Region]:
+    """The top-most regions where the user holds `perm`; nested ones are dropped as already covered."""
+    regions = sorted(
+        {a.region.path: a.region for a in role_assignments(user) if a.region and perm in ROLE_PERMISSIONS.get(a.role, ())}.values(),
+        key=lambda r: r.path,
+    )
+    top: list[Region] = []
+    for region in regions:
+        if not any(region.path.startswith(kept.path) for kept in top):
+            top.append(region)
+    return top
+
+
+def scope_organisation_ids(user, perm: Perm) -> list[int]:
+    return [a.organisation_id for a in role_assignments(user) if a.organisation_id and perm in ROLE_PERMISSIONS.get(a.role, ())]
+
+
+def in_scope(user, perm: Perm, *, field: str | None = "region") -> Q:
+    """A filter for rows whose `field` region lies in a subtree where the user holds `perm`.
+    `field=None` filters Region rows themselves."""
+    if user.is_authenticated and user.is_superuser and not getattr(user, "token_organisation_id", None):
+        return EVERYTHING
+    lookup = f"{field}__path__startswith" if field else "path__startswith"
+    q = NOTHING
+    for region in scope_regions(user, perm):
+        q = Q(**{lookup: region.path}) if q is NOTHING else q | Q(**{lookup: region.path})
+    return q
+
+
+def has_perm_in(user, perm: Perm, region: Region) -> bool:
+    if user.is_authenticated and user.is_superuser and not getattr(user, "token_organisation_id", None):
+        return True
+    return any(region.path.startswith(scope.path) for scope in scope_regions(user, perm))
+
+
+def has_perm_anywhere(user, perm: Perm) -> bool:
+    if user.is_authenticated and user.is_superuser:
+        return True
+    return any(perm in ROLE_PERMISSIONS.get(a.role, ()) for a in role_assignments(user))
