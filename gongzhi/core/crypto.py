@@ -10,7 +10,7 @@ import hashlib
 import hmac
 from functools import cache
 
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet  # noqa: F401 (InvalidToken re-exported)
 from django.conf import settings
 from django.db import models
 

@@ -349,6 +349,10 @@ class ResidentClaim(models.Model):
             )
         ]
 
+    @property
+    def id_number_masked(self) -> str:
+        return mask_id_number(self.id_number)
+
 
 class AuditEvent(models.Model):
     """Append-only: the database refuses UPDATE and DELETE on this table (see migration 0002)."""
@@ -366,6 +370,7 @@ class AuditEvent(models.Model):
         CONSENT = "consent", _("Consent recorded")
         TOKEN_CREATED = "token_created", _("API token created")
         TOKEN_REVOKED = "token_revoked", _("API token revoked")
+        KEY_ROTATION = "key_rotation", _("Encryption keys rotated")
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
