@@ -1,8 +1,8 @@
 """Shared personas: one small district tree with a person at every level, and an outsider next door.
 
-    成都市 ─ 青羊区 ─ 苏坡街道 ─ 清波社区 ─ 网格1 ─ 清波院落 ─ 1栋 / 2栋
-                              └ 东坡社区 (a sibling community)
-           └ 武侯区 ─ 晋阳街道 ─ 吉福社区 ─ 1栋            (the outsider's district)
+成都市 ─ 青羊区 ─ 苏坡街道 ─ 清波社区 ─ 网格1 ─ 清波院落 ─ 1栋 / 2栋
+                          └ 东坡社区 (a sibling community)
+       └ 武侯区 ─ 晋阳街道 ─ 吉福社区 ─ 1栋            (the outsider's district)
 """
 
 from dataclasses import dataclass
@@ -62,7 +62,9 @@ def make_user(mobile: str, name: str, **fields) -> User:
     return User.objects.create_user(mobile, PASSWORD, name=name, **fields)
 
 
-def grant(user: User, role: str, *, region: Region | None = None, organisation: Organisation | None = None) -> None:
+def grant(
+    user: User, role: str, *, region: Region | None = None, organisation: Organisation | None = None
+) -> None:
     RoleAssignment.objects.create(user=user, role=role, region=region, organisation=organisation)
 
 
@@ -83,10 +85,12 @@ def people(db) -> Personas:
     other_building = region_create(parent=other_community, name="吉福1栋", level="building")
 
     admin = make_user("13900000000", "管理员", is_staff=True, is_superuser=True)
-    agency = Organisation.objects.create(name="青羊社工中心", kind="social_work_agency", region=street,
-                                         credit_code=VALID_CREDIT_CODES[2])
-    work_unit = Organisation.objects.create(name="蜀都银行", kind="work_unit", region=community,
-                                            credit_code=VALID_CREDIT_CODES[0])
+    agency = Organisation.objects.create(
+        name="青羊社工中心", kind="social_work_agency", region=street, credit_code=VALID_CREDIT_CODES[2]
+    )
+    work_unit = Organisation.objects.create(
+        name="蜀都银行", kind="work_unit", region=community, credit_code=VALID_CREDIT_CODES[0]
+    )
 
     def staff(mobile, name, role, region=None, organisation=None):
         user = make_user(mobile, name)
@@ -94,19 +98,51 @@ def people(db) -> Personas:
         return user
 
     resident = make_user("13800000001", "张居民")
-    resident_record = resident_create(created_by=admin, region=building, name="张居民", id_number=VALID_ID_NUMBERS[1],
-                                      phone="13800000001", room="1-101")
+    resident_record = resident_create(
+        created_by=admin,
+        region=building,
+        name="张居民",
+        id_number=VALID_ID_NUMBERS[1],
+        phone="13800000001",
+        room="1-101",
+    )
     Resident.objects.filter(pk=resident_record.pk).update(user=resident)
-    neighbour = resident_create(created_by=admin, region=building_2, name="李奶奶", id_number=VALID_ID_NUMBERS[0],
-                                phone="13912345678", room="2-201", tags=["elderly", "living_alone", "low_income"])
-    other_record = resident_create(created_by=admin, region=other_building, name="王吉福", id_number=VALID_ID_NUMBERS[2],
-                                   phone="13700001111", room="1-1")
+    neighbour = resident_create(
+        created_by=admin,
+        region=building_2,
+        name="李奶奶",
+        id_number=VALID_ID_NUMBERS[0],
+        phone="13912345678",
+        room="2-201",
+        tags=["elderly", "living_alone", "low_income"],
+    )
+    other_record = resident_create(
+        created_by=admin,
+        region=other_building,
+        name="王吉福",
+        id_number=VALID_ID_NUMBERS[2],
+        phone="13700001111",
+        room="1-1",
+    )
 
     return Personas(
-        city=city, district=district, street=street, community=community, sibling_community=sibling, grid=grid,
-        compound=compound, building=building, building_2=building_2, other_district=other_district,
-        other_community=other_community, other_building=other_building, agency=agency, work_unit=work_unit,
-        resident=resident, resident_record=resident_record, neighbour_record=neighbour,
+        city=city,
+        district=district,
+        street=street,
+        community=community,
+        sibling_community=sibling,
+        grid=grid,
+        compound=compound,
+        building=building,
+        building_2=building_2,
+        other_district=other_district,
+        other_community=other_community,
+        other_building=other_building,
+        agency=agency,
+        work_unit=work_unit,
+        resident=resident,
+        resident_record=resident_record,
+        neighbour_record=neighbour,
         other_resident_record=other_record,
         building_leader=staff("13800000002", "楼栋长", Role.BUILDING_LEADER, region=building),
         compound_leader=staff("13800000003", "院落长", Role.COMPOUND_LEADER, region=compound),

@@ -25,7 +25,9 @@ DEVELOPMENT_SECRET_KEY = "gongzhi-development-key-never-use-in-production"
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
-    raise ImproperlyConfigured("Set SECRET_KEY: Gongzhi refuses to run in production with the development key.")
+    raise ImproperlyConfigured(
+        "Set SECRET_KEY: Gongzhi refuses to run in production with the development key."
+    )
 
 # Personal data (PIPL): FIELD_ENCRYPTION_KEYS is a comma-separated list of Fernet keys, newest first.
 # Adding a new key in front and running `manage.py rotate_field_keys` re-encrypts every row.

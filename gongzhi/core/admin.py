@@ -1,8 +1,12 @@
 """The admin is for system administrators; staff work in the product's own pages."""
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import BaseUserCreationForm
+from django.utils.translation import gettext_lazy as _
 
+from gongzhi.core.crypto import lookup_hash
 from gongzhi.core.models import (
     ApiToken,
     AuditEvent,
@@ -15,6 +19,7 @@ from gongzhi.core.models import (
     RoleAssignment,
     User,
 )
+from gongzhi.core.validators import normalize_mobile, validate_mobile
 
 
 class RoleAssignmentInline(admin.TabularInline):
@@ -22,6 +27,27 @@ class RoleAssignmentInline(admin.TabularInline):
     fk_name = "user"
     extra = 0
     raw_id_fields = ["region", "organisation", "granted_by"]
+
+
+class UserCreationForm(BaseUserCreationForm):
+    mobile = forms.CharField(label=_("Mobile number"), validators=[validate_mobile])
+
+    class Meta:
+        model = User
+        fields = ["name"]
+
+    def clean_mobile(self):
+        mobile = normalize_mobile(self.cleaned_data["mobile"])
+        if User.objects.filter(mobile_hash=lookup_hash(mobile)).exists():
+            raise forms.ValidationError(_("This mobile number is already registered; sign in instead."))
+        return mobile
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        user.set_mobile(self.cleaned_data["mobile"])
+        if commit:
+            user.save()
+        return user
 
 
 @admin.register(User)
@@ -36,13 +62,12 @@ class UserAdmin(BaseUserAdmin):
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
-    add_fieldsets = [(None, {"fields": ["mobile_hash", "name", "password1", "password2"]})]
+    add_form = UserCreationForm
+    add_fieldsets = [(None, {"fields": ["mobile", "name", "password1", "password2"]})]
     inlines = [RoleAssignmentInline]
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.set_mobile(form.cleaned_data["mobile_hash"])
-        super().save_model(request, obj, form, change)
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # roles are granted once the account exists
 
 
 @admin.register(Region)
@@ -101,4 +126,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 admin.site.register(Consent, list_display=["user", "purpose", "policy_version", "given_at", "withdrawn_at"])
 admin.site.register(ResidentClaim, list_display=["name", "community", "status", "created_at"])
-admin.site.register(ApiToken, list_display=["name", "user", "organisation", "prefix", "created_at", "revoked_at"])
+admin.site.register(
+    ApiToken, list_display=["name", "user", "organisation", "prefix", "created_at", "revoked_at"]
+)

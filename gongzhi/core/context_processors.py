@@ -1,4 +1,6 @@
 from gongzhi.core.notifications import unread_count
+from gongzhi.core.roles import Perm
+from gongzhi.core.scope import has_perm_anywhere
 
 LARGE_TEXT_COOKIE = "gz_large_text"
 
@@ -16,4 +18,6 @@ def preferences(request):
     return {
         "large_text": large_text_enabled(request),
         "unread_notifications": (lambda: unread_count(user)) if signed_in else 0,
+        # Staff who see residents somewhere get the workbench link (lazy: most pages never ask).
+        "is_staff_member": (lambda: has_perm_anywhere(user, Perm.VIEW_RESIDENTS)) if signed_in else False,
     }

@@ -1,4 +1,4 @@
-"""The spine every capability stands on: regions, people, organisations, scoped roles, audit, notifications."""
+"""The spine every capability stands on: regions, people, organisations, scoped roles, audit, notices."""
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -30,7 +30,12 @@ class Region(models.Model):
     name = models.CharField(_("name"), max_length=100)
     level = models.CharField(_("level"), max_length=16, choices=Level.choices)
     parent = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children", verbose_name=_("parent")
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("parent"),
     )
     path = models.CharField(max_length=255, unique=True, editable=False)
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
@@ -77,12 +82,13 @@ class UserManager(BaseUserManager):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """An account. People sign in with their mobile number, which is stored encrypted like every phone number."""
+    """An account. People sign in with their mobile number, stored encrypted like every phone number."""
 
     mobile = EncryptedTextField(_("mobile number"))
     mobile_hash = models.CharField(_("mobile number"), max_length=64, unique=True)
     mobile_masked = models.CharField(_("mobile number"), max_length=16)
     name = models.CharField(_("name"), max_length=50)
+    email = models.EmailField(_("email"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("may use the admin site"), default=False)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
@@ -130,7 +136,9 @@ class Organisation(models.Model):
     credit_code = models.CharField(
         _("unified social credit code"), max_length=18, blank=True, validators=[validate_credit_code]
     )
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="organisations", verbose_name=_("region"))
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="organisations", verbose_name=_("region")
+    )
     address = models.CharField(_("address"), max_length=200, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
     description = models.TextField(_("description"), blank=True)
@@ -141,8 +149,12 @@ class Organisation(models.Model):
         verbose_name_plural = _("organisations")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["credit_code"], condition=~Q(credit_code=""), name="organisation_unique_credit_code"),
-            models.CheckConstraint(condition=Q(kind__in=OrganisationKind.values), name="organisation_kind_valid"),
+            models.UniqueConstraint(
+                fields=["credit_code"], condition=~Q(credit_code=""), name="organisation_unique_credit_code"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=OrganisationKind.values), name="organisation_kind_valid"
+            ),
         ]
 
     def __str__(self):
@@ -153,10 +165,14 @@ class RoleAssignment(models.Model):
     """(user, role, scope): the permissions of the role hold in the scope region's whole subtree, or within
     the scope organisation. Which permissions each role carries is in `gongzhi.core.roles`."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_assignments"
+    )
     role = models.CharField(_("role"), max_length=32)
     region = models.ForeignKey(Region, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="roles")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="roles"
+    )
     granted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -172,7 +188,9 @@ class RoleAssignment(models.Model):
                 name="role_scope_is_region_or_organisation",
             ),
             models.UniqueConstraint(fields=["user", "role", "region"], name="role_unique_per_region"),
-            models.UniqueConstraint(fields=["user", "role", "organisation"], name="role_unique_per_organisation"),
+            models.UniqueConstraint(
+                fields=["user", "role", "organisation"], name="role_unique_per_organisation"
+            ),
         ]
 
     def __str__(self):
@@ -185,15 +203,21 @@ class RoleAssignment(models.Model):
 
 
 class Household(models.Model):
-    community = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("community"))
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="households", verbose_name=_("building"))
+    community = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("community")
+    )
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="households", verbose_name=_("building")
+    )
     number = models.CharField(_("room"), max_length=32)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("household")
         verbose_name_plural = _("households")
-        constraints = [models.UniqueConstraint(fields=["region", "number"], name="household_unique_room_per_building")]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "number"], name="household_unique_room_per_building")
+        ]
         indexes = [models.Index(fields=["community", "number"])]
 
     def __str__(self):
@@ -207,10 +231,19 @@ class Resident(models.Model):
         MALE = "M", _("Male")
         FEMALE = "F", _("Female")
 
-    community = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("community"))
-    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="residents", verbose_name=_("building"))
+    community = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("community")
+    )
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="residents", verbose_name=_("building")
+    )
     household = models.ForeignKey(
-        Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="members", verbose_name=_("household")
+        Household,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("household"),
     )
     name = models.CharField(_("name"), max_length=50)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
@@ -282,6 +315,9 @@ class ResidentTag(models.Model):
         constraints = [models.UniqueConstraint(fields=["resident", "tag"], name="resident_tag_unique")]
         indexes = [models.Index(fields=["tag", "resident"])]
 
+    def __str__(self):
+        return self.get_tag_display()
+
     @property
     def is_sensitive(self) -> bool:
         return self.tag in self.SENSITIVE
@@ -308,16 +344,24 @@ class Consent(models.Model):
             )
         ]
 
+    def __str__(self):
+        return f"{self.purpose} {self.policy_version}"
+
 
 class ResidentInvitation(models.Model):
     """A one-time code a community hands a resident so they can claim their roster record online."""
 
     resident = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="invitations")
     code = models.CharField(max_length=16, unique=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.code
 
 
 class ResidentClaim(models.Model):
@@ -328,7 +372,9 @@ class ResidentClaim(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="resident_claims")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="resident_claims"
+    )
     community = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("building"))
     room = models.CharField(_("room"), max_length=32)
@@ -337,7 +383,9 @@ class ResidentClaim(models.Model):
     id_number_hash = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     resident = models.ForeignKey(Resident, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
     decided_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -348,6 +396,9 @@ class ResidentClaim(models.Model):
                 fields=["user"], condition=Q(status="pending"), name="claim_one_pending_per_user"
             )
         ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_status_display()})"
 
     @property
     def id_number_masked(self) -> str:
@@ -386,6 +437,9 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
         ordering = ["-at", "-id"]
 
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}"
+
 
 class Notification(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
@@ -399,6 +453,9 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "read_at"])]
 
+    def __str__(self):
+        return self.title
+
 
 class ApiToken(models.Model):
     """A personal token, or an organisation's token that acts only within that organisation's roles.
@@ -406,12 +463,17 @@ class ApiToken(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     prefix = models.CharField(max_length=12, editable=False)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
 
 
 class RosterImport(models.Model):
@@ -443,5 +505,10 @@ class RosterImport(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(processed_rows__lte=F("total_rows")), name="roster_import_progress_bounded")
+            models.CheckConstraint(
+                condition=Q(processed_rows__lte=F("total_rows")), name="roster_import_progress_bounded"
+            )
         ]
+
+    def __str__(self):
+        return self.original_name

@@ -19,7 +19,12 @@ class Channel(StrEnum):
 
 
 def notify(
-    *, users: Iterable[User], title: str, body: str = "", url: str = "", channels: Iterable[Channel] = (Channel.IN_APP,)
+    *,
+    users: Iterable[User],
+    title: str,
+    body: str = "",
+    url: str = "",
+    channels: Iterable[Channel] = (Channel.IN_APP,),
 ) -> None:
     """Queues a message for each user on each channel once the surrounding transaction commits."""
     recipients = list(users)
@@ -33,7 +38,7 @@ def notify(
         for user in recipients:
             if Channel.SMS in channels:
                 sms_send(mobile=user.mobile, text=f"{title} {body}".strip())
-            if Channel.EMAIL in channels and getattr(user, "email", ""):
+            if Channel.EMAIL in channels and user.email:
                 send_mail(title, body, None, [user.email])
 
     transaction.on_commit(deliver)

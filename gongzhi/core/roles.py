@@ -42,8 +42,14 @@ _WORKER = _NEIGHBOUR | {
     Perm.EXPORT_ROSTER,
     Perm.VIEW_ORGANISATIONS,
 }
-_OFFICER = {Perm.VIEW_REGIONS, Perm.VIEW_RESIDENTS, Perm.EXPORT_ROSTER, Perm.VIEW_ORGANISATIONS,
-            Perm.MANAGE_ORGANISATIONS, Perm.MANAGE_ROLES}
+_OFFICER = {
+    Perm.VIEW_REGIONS,
+    Perm.VIEW_RESIDENTS,
+    Perm.EXPORT_ROSTER,
+    Perm.VIEW_ORGANISATIONS,
+    Perm.MANAGE_ORGANISATIONS,
+    Perm.MANAGE_ROLES,
+}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.BUILDING_LEADER: frozenset(_NEIGHBOUR),
@@ -52,7 +58,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     Role.COMMUNITY_WORKER: frozenset(_WORKER),
     # The secretary answers for the roster: full numbers and sensitive groups, and who holds which role.
     Role.COMMUNITY_SECRETARY: frozenset(
-        _WORKER | {Perm.VIEW_FULL_PERSONAL_DATA, Perm.VIEW_SENSITIVE_TAGS, Perm.MANAGE_ROLES, Perm.MANAGE_ORGANISATIONS}
+        _WORKER
+        | {
+            Perm.VIEW_FULL_PERSONAL_DATA,
+            Perm.VIEW_SENSITIVE_TAGS,
+            Perm.MANAGE_ROLES,
+            Perm.MANAGE_ORGANISATIONS,
+        }
     ),
     Role.STREET_OFFICER: frozenset(_OFFICER | {Perm.VIEW_SENSITIVE_TAGS}),
     Role.DISTRICT_OFFICER: frozenset(_OFFICER),

@@ -18,7 +18,9 @@ def role_assignments(user) -> list[RoleAssignment]:
         return []
     cached = getattr(user, "_role_assignments", None)
     if cached is None:
-        cached = list(RoleAssignment.objects.filter(user=user).select_related("region", "organisation__region"))
+        cached = list(
+            RoleAssignment.objects.filter(user=user).select_related("region", "organisation__region")
+        )
         token_organisation_id = getattr(user, "token_organisation_id", None)
         if token_organisation_id:
             cached = [a for a in cached if a.organisation_id == token_organisation_id]
@@ -26,10 +28,19 @@ def role_assignments(user) -> list[RoleAssignment]:
     return cached
 
 
+def acts_as_superuser(user) -> bool:
+    """A superuser, unless signed in with an organisation token, which narrows anyone to that organisation."""
+    return user.is_authenticated and user.is_superuser and not getattr(user, "token_organisation_id", None)
+
+
 def scope_regions(user, perm: Perm) -> list[Region]:
     """The top-most regions where the user holds `perm`; nested ones are dropped as already covered."""
     regions = sorted(
-        {a.region.path: a.region for a in role_assignments(user) if a.region and perm in ROLE_PERMISSIONS.get(a.role, ())}.values(),
+        {
+            a.region.path: a.region
+            for a in role_assignments(user)
+            if a.region and perm in ROLE_PERMISSIONS.get(a.role, ())
+        }.values(),
         key=lambda r: r.path,
     )
     top: list[Region] = []
@@ -40,13 +51,17 @@ def scope_regions(user, perm: Perm) -> list[Region]:
 
 
 def scope_organisation_ids(user, perm: Perm) -> list[int]:
-    return [a.organisation_id for a in role_assignments(user) if a.organisation_id and perm in ROLE_PERMISSIONS.get(a.role, ())]
+    return [
+        a.organisation_id
+        for a in role_assignments(user)
+        if a.organisation_id and perm in ROLE_PERMISSIONS.get(a.role, ())
+    ]
 
 
 def in_scope(user, perm: Perm, *, field: str | None = "region") -> Q:
     """A filter for rows whose `field` region lies in a subtree where the user holds `perm`.
     `field=None` filters Region rows themselves."""
-    if user.is_authenticated and user.is_superuser and not getattr(user, "token_organisation_id", None):
+    if acts_as_superuser(user):
         return EVERYTHING
     lookup = f"{field}__path__startswith" if field else "path__startswith"
     q = NOTHING
@@ -56,12 +71,12 @@ def in_scope(user, perm: Perm, *, field: str | None = "region") -> Q:
 
 
 def has_perm_in(user, perm: Perm, region: Region) -> bool:
-    if user.is_authenticated and user.is_superuser and not getattr(user, "token_organisation_id", None):
+    if acts_as_superuser(user):
         return True
     return any(region.path.startswith(scope.path) for scope in scope_regions(user, perm))
 
 
 def has_perm_anywhere(user, perm: Perm) -> bool:
-    if user.is_authenticated and user.is_superuser:
+    if acts_as_superuser(user):
         return True
     return any(perm in ROLE_PERMISSIONS.get(a.role, ()) for a in role_assignments(user))

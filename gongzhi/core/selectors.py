@@ -1,11 +1,24 @@
 """Reads of the spine, always scoped to a user. Outside a user's scope a thing does not exist for them."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
-from gongzhi.core.models import Household, Organisation, Region, Resident, ResidentClaim
+from gongzhi.core.crypto import lookup_hash
+from gongzhi.core.models import (
+    ApiToken,
+    Consent,
+    Household,
+    Organisation,
+    Region,
+    Resident,
+    ResidentClaim,
+    ResidentTag,
+    RoleAssignment,
+    User,
+)
 from gongzhi.core.roles import Perm
-from gongzhi.core.scope import in_scope, scope_organisation_ids, scope_regions
+from gongzhi.core.scope import acts_as_superuser, has_perm_in, in_scope, scope_organisation_ids, scope_regions
+from gongzhi.core.validators import normalize_mobile
 
 
 def regions_visible_to(user) -> QuerySet[Region]:
@@ -18,7 +31,7 @@ def access_region(user, region_id: int) -> Region:
 
 def region_roots_for(user) -> list[Region]:
     """The tops of the user's region tree: where the workbench starts."""
-    if user.is_superuser:
+    if acts_as_superuser(user):
         return list(Region.objects.filter(parent=None))
     return scope_regions(user, Perm.VIEW_REGIONS)
 
@@ -37,16 +50,28 @@ def communities_visible_to(user, perm: Perm = Perm.VIEW_RESIDENTS) -> QuerySet[R
 def residents_visible_to(user) -> QuerySet[Resident]:
     """Residents in the user's scope, and the user's own record. Encrypted columns are deferred: lists
     show masked values only, and decrypting is left to the audited unmask service."""
-    own = Q(user=user) if user.is_authenticated else Q(pk__in=[])
+    # An organisation token acts for the organisation, not for the person who made it.
+    acting_in_person = user.is_authenticated and not getattr(user, "token_organisation_id", None)
+    own = Q(user=user) if acting_in_person else Q(pk__in=[])
     return Resident.objects.filter(in_scope(user, Perm.VIEW_RESIDENTS) | own).defer("id_number", "phone")
 
 
 def access_resident(user, resident_id: int) -> Resident:
-    return get_object_or_404(residents_visible_to(user).select_related("region", "community", "household"), pk=resident_id)
+    return get_object_or_404(
+        residents_visible_to(user).select_related("region", "community", "household"), pk=resident_id
+    )
 
 
-def resident_search(user, *, query: str = "", building_id: int | None = None, community_id: int | None = None) -> QuerySet[Resident]:
-    """Search by name (prefix or part), by masked phone ("138****5678" or its last four digits), in a building."""
+def resident_search(
+    user,
+    *,
+    query: str = "",
+    building_id: int | None = None,
+    community_id: int | None = None,
+    within: Region | None = None,
+) -> QuerySet[Resident]:
+    """Search by name (prefix or part), by masked phone ("138****5678" or its last four digits), in a
+    building, or anywhere under the region `within`."""
     residents = residents_visible_to(user).select_related("region", "household")
     query = query.strip()
     if query:
@@ -60,6 +85,8 @@ def resident_search(user, *, query: str = "", building_id: int | None = None, co
         residents = residents.filter(region_id=building_id)
     if community_id:
         residents = residents.filter(community_id=community_id)
+    if within is not None:
+        residents = residents.filter(region__path__startswith=within.path)
     return residents.order_by("name", "id")
 
 
@@ -68,7 +95,9 @@ def households_visible_to(user) -> QuerySet[Household]:
 
 
 def access_household(user, household_id: int) -> Household:
-    return get_object_or_404(households_visible_to(user).select_related("region", "community"), pk=household_id)
+    return get_object_or_404(
+        households_visible_to(user).select_related("region", "community"), pk=household_id
+    )
 
 
 def organisations_visible_to(user) -> QuerySet[Organisation]:
@@ -84,3 +113,162 @@ def claims_pending_for(user) -> QuerySet[ResidentClaim]:
     return ResidentClaim.objects.filter(
         in_scope(user, Perm.VERIFY_RESIDENTS, field="community"), status=ResidentClaim.Status.PENDING
     ).select_related("user", "region")
+
+
+# The account pages and the staff workbench.
+
+
+def regions_where(user, perm: Perm, *, levels: list[str] | None = None) -> QuerySet[Region]:
+    """Regions in the subtrees where the user holds `perm`, e.g. where they may register organisations."""
+    regions = Region.objects.filter(in_scope(user, perm, field=None)).select_related("parent")
+    if levels:
+        regions = regions.filter(level__in=levels)
+    return regions.order_by("path")
+
+
+def access_region_where(user, perm: Perm, region_id: int) -> Region:
+    return get_object_or_404(regions_where(user, perm), pk=region_id)
+
+
+def region_children(region: Region) -> QuerySet[Region]:
+    # Creation order follows the official numbering; sorting by name puts 第三网格 before 第二网格.
+    return Region.objects.filter(parent=region).order_by("id")
+
+
+def region_ancestors_visible_to(user, region: Region) -> QuerySet[Region]:
+    """The breadcrumb above a region, as far up as the user can see."""
+    ancestors = regions_visible_to(user).filter(pk__in=region.ancestor_ids()).exclude(pk=region.pk)
+    return ancestors.order_by("depth")
+
+
+def buildings_in(region: Region) -> QuerySet[Region]:
+    return (
+        Region.objects.filter(path__startswith=region.path, level=Region.Level.BUILDING)
+        .select_related("parent")
+        .order_by("path")
+    )
+
+
+def resident_tags_visible_to(user, resident: Resident) -> list[ResidentTag]:
+    """The resident's tags; the sensitive ones (PIPL art. 28) only for those who may see them there.
+    Reads `resident.tags.all()`, so a list should prefetch "tags"."""
+    show_sensitive = has_perm_in(user, Perm.VIEW_SENSITIVE_TAGS, resident.region)
+    return [tag for tag in resident.tags.all() if show_sensitive or not tag.is_sensitive]
+
+
+def household_members_visible_to(user, household: Household) -> QuerySet[Resident]:
+    return (
+        residents_visible_to(user)
+        .filter(household=household)
+        .select_related("region")
+        .prefetch_related("tags")
+        .order_by("-is_household_head", "name", "id")
+    )
+
+
+def household_search(user, *, query: str = "", within: Region | None = None) -> QuerySet[Household]:
+    """Households by room number, with how many people live there."""
+    households = (
+        households_visible_to(user)
+        .select_related("region__parent", "community")
+        .annotate(member_count=Count("members"))
+    )
+    if query.strip():
+        households = households.filter(number__contains=query.strip())
+    if within is not None:
+        households = households.filter(region__path__startswith=within.path)
+    return households.order_by("region__path", "number", "id")
+
+
+def organisation_search(user, *, query: str = "", kind: str = "") -> QuerySet[Organisation]:
+    organisations = organisations_visible_to(user).select_related("region")
+    if query.strip():
+        organisations = organisations.filter(name__contains=query.strip())
+    if kind:
+        organisations = organisations.filter(kind=kind)
+    return organisations.order_by("name", "id")
+
+
+def organisations_acted_for(user) -> QuerySet[Organisation]:
+    """The organisations the user works for (provider or work-unit staff)."""
+    organisation_ids = scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION)
+    return Organisation.objects.filter(pk__in=organisation_ids).order_by("name")
+
+
+def claims_queue_for(user) -> QuerySet[ResidentClaim]:
+    """Pending requests, oldest first, each with the roster record of the same ID number in its community."""
+    on_roster = Resident.objects.filter(
+        id_number_hash=OuterRef("id_number_hash"), community=OuterRef("community")
+    ).values("pk")[:1]
+    return (
+        claims_pending_for(user)
+        .select_related("community", "region__parent")
+        .annotate(roster_resident_id=Subquery(on_roster))
+        .order_by("created_at", "id")
+    )
+
+
+def access_claim(user, claim_id: int) -> ResidentClaim:
+    """Any request (decided or not) from a community where the user verifies residents."""
+    claims = ResidentClaim.objects.filter(in_scope(user, Perm.VERIFY_RESIDENTS, field="community"))
+    return get_object_or_404(claims.select_related("user", "region", "community"), pk=claim_id)
+
+
+def role_assignments_in(region: Region) -> QuerySet[RoleAssignment]:
+    """Who holds which role anywhere in the region's subtree, in its regions or its organisations."""
+    return (
+        RoleAssignment.objects.filter(
+            Q(region__path__startswith=region.path) | Q(organisation__region__path__startswith=region.path)
+        )
+        .select_related("user", "region", "organisation")
+        .order_by("region__path", "organisation__name", "role", "id")
+    )
+
+
+def user_by_mobile(mobile: str) -> User | None:
+    """An active account by its exact mobile number (for handing out roles); never a partial match."""
+    return User.objects.filter(mobile_hash=lookup_hash(normalize_mobile(mobile)), is_active=True).first()
+
+
+# What a signed-in person sees of their own: these never reach beyond the user.
+
+
+def resident_record_of(user) -> Resident | None:
+    return (
+        Resident.objects.filter(user=user)
+        .select_related("region__parent", "community", "household")
+        .defer("id_number", "phone")
+        .first()
+    )
+
+
+def consents_of(user) -> QuerySet[Consent]:
+    return Consent.objects.filter(user=user).order_by("withdrawn_at", "-given_at", "id")
+
+
+def api_tokens_of(user) -> QuerySet[ApiToken]:
+    tokens = ApiToken.objects.filter(user=user, revoked_at=None).select_related("organisation")
+    return tokens.order_by("-created_at", "-id")
+
+
+def access_api_token(user, token_id: int) -> ApiToken:
+    return get_object_or_404(api_tokens_of(user), pk=token_id)
+
+
+def claim_latest_of(user) -> ResidentClaim | None:
+    return (
+        ResidentClaim.objects.filter(user=user)
+        .select_related("region__parent", "community")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def claim_communities() -> QuerySet[Region]:
+    """Every community, for a person choosing where they live; region names are public."""
+    return Region.objects.filter(level=Region.Level.COMMUNITY).select_related("parent").order_by("path")
+
+
+def organisation_staff(organisation: Organisation) -> QuerySet[RoleAssignment]:
+    staff = RoleAssignment.objects.filter(organisation=organisation).select_related("user")
+    return staff.order_by("role", "id")

@@ -6,8 +6,10 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from gongzhi.core.crypto import lookup_hash
 from gongzhi.core.exceptions import ServiceError
@@ -25,24 +27,35 @@ from gongzhi.core.models import (
     RoleAssignment,
     User,
 )
+from gongzhi.core.notifications import Channel, notify
 from gongzhi.core.roles import ORGANISATION_ROLES, REGION_ROLES_BY_LEVEL, Perm
 from gongzhi.core.scope import has_perm_in, scope_organisation_ids
 from gongzhi.core.validators import id_number_birth_date, id_number_sex, normalize_id_number, normalize_mobile
 
 # What a person agrees to when registering; shown on the form, stored with the consent (PIPL art. 17).
+# Stored in English, the msgid, so that the record does not depend on the reader's language; pages
+# show the translation (gettext_noop only marks the strings for the catalogue).
 CONSENT_POLICY_VERSION = "2026-11"
 CONSENT_PURPOSES = {
     "account": (
-        "Use of your mobile number and name to run your account and contact you about matters you take part in",
-        "Kept while your account exists and for 3 years after it is closed",
+        gettext_noop(
+            "Use of your mobile number and name to run your account "
+            "and contact you about matters you take part in"
+        ),
+        gettext_noop("Kept while your account exists and for 3 years after it is closed"),
     ),
     "roster": (
-        "Linking your account to your household on the community roster so that community services reach you",
-        "Kept while you live in the community and for 3 years after you move out",
+        gettext_noop(
+            "Linking your account to your household on the community roster "
+            "so that community services reach you"
+        ),
+        gettext_noop("Kept while you live in the community and for 3 years after you move out"),
     ),
 }
 
-INVITATION_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud and typed by hand
+INVITATION_ALPHABET = (
+    "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud and typed by hand
+)
 INVITATION_VALID_DAYS = 30
 
 
@@ -114,7 +127,11 @@ def role_grant(
         target=user,
         region=scope_region,
         request=request,
-        detail={"role": role, "region": region.pk if region else None, "organisation": organisation.pk if organisation else None},
+        detail={
+            "role": role,
+            "region": region.pk if region else None,
+            "organisation": organisation.pk if organisation else None,
+        },
     )
     return assignment
 
@@ -158,6 +175,13 @@ def organisation_create(
         contact_phone=contact_phone,
         description=description,
     )
+    # Before full_clean: the unique constraint is conditional, so full_clean would not name the field.
+    code = organisation.credit_code
+    if code and Organisation.objects.filter(credit_code=code).exists():
+        raise ServiceError(
+            _("An organisation with this unified social credit code is already registered."),
+            field="credit_code",
+        )
     validate_or_raise(organisation)
     organisation.save()
     return organisation
@@ -194,7 +218,12 @@ def consent_record(*, user: User, purpose: str, request=None) -> Consent:
         action=AuditEvent.Action.CONSENT,
         target=user,
         request=request,
-        detail={"purpose": purpose, "policy_version": CONSENT_POLICY_VERSION, "statement": statement, "retention": retention},
+        detail={
+            "purpose": purpose,
+            "policy_version": CONSENT_POLICY_VERSION,
+            "statement": statement,
+            "retention": retention,
+        },
     )
     return consent
 
@@ -235,8 +264,16 @@ def resident_create(
     id_number = normalize_id_number(id_number)
     household = None
     if room:
-        household, _created = Household.objects.get_or_create(region=region, number=room, defaults={"community": community})
-    resident = Resident(community=community, region=region, household=household, name=name.strip(), is_household_head=is_household_head)
+        household, _created = Household.objects.get_or_create(
+            region=region, number=room, defaults={"community": community}
+        )
+    resident = Resident(
+        community=community,
+        region=region,
+        household=household,
+        name=name.strip(),
+        is_household_head=is_household_head,
+    )
     resident.set_id_number(id_number)
     resident.set_phone(normalize_mobile(phone))
     if id_number:
@@ -255,7 +292,11 @@ def resident_unmask(*, user: User, resident: Resident, request=None) -> dict[str
         raise ServiceError(_("You may not see full personal data."))
     full = Resident.objects.only("id_number", "phone").get(pk=resident.pk)
     audit_record(
-        actor=user, action=AuditEvent.Action.UNMASK, target=resident, region=resident.community, request=request,
+        actor=user,
+        action=AuditEvent.Action.UNMASK,
+        target=resident,
+        region=resident.community,
+        request=request,
         detail={"fields": ["phone", "id_number"]},
     )
     return {"phone": full.phone, "id_number": full.id_number}
@@ -290,15 +331,21 @@ def invitation_claim(*, user: User, code: str, request=None) -> Resident:
     )
     if invitation is None:
         raise ServiceError(_("This invitation code is unknown, used or expired."), field="code")
-    resident_link(resident=invitation.resident, user=user)
+    resident = resident_link(resident=invitation.resident, user=user)
     invitation.used_at = timezone.now()
     invitation.save(update_fields=["used_at"])
-    audit_record(actor=user, action=AuditEvent.Action.RESIDENT_VERIFIED, target=invitation.resident,
-                 region=invitation.resident.community, request=request, detail={"by": "invitation"})
-    return invitation.resident
+    audit_record(
+        actor=user,
+        action=AuditEvent.Action.RESIDENT_VERIFIED,
+        target=resident,
+        region=resident.community,
+        request=request,
+        detail={"by": "invitation"},
+    )
+    return resident
 
 
-def resident_link(*, resident: Resident, user: User) -> None:
+def resident_link(*, resident: Resident, user: User) -> Resident:
     resident = Resident.objects.select_for_update().get(pk=resident.pk)
     if resident.user_id and resident.user_id != user.pk:
         raise ServiceError(_("This resident record already belongs to another account."))
@@ -307,6 +354,7 @@ def resident_link(*, resident: Resident, user: User) -> None:
     resident.user = user
     resident.verified_at = timezone.now()
     resident.save(update_fields=["user", "verified_at", "updated_at"])
+    return resident
 
 
 @transaction.atomic
@@ -315,9 +363,18 @@ def claim_submit(*, user: User, building: Region, room: str, name: str, id_numbe
         raise ServiceError(_("Choose the building you live in."), field="building")
     if ResidentClaim.objects.filter(user=user, status=ResidentClaim.Status.PENDING).exists():
         raise ServiceError(_("You already have a request waiting for the community."))
+    if Resident.objects.filter(user=user).exists():
+        raise ServiceError(_("Your account is already linked to a resident record."))
     id_number = normalize_id_number(id_number)
-    claim = ResidentClaim(user=user, community=community_of(building), region=building, room=room.strip(),
-                          name=name.strip(), id_number=id_number, id_number_hash=lookup_hash(id_number))
+    claim = ResidentClaim(
+        user=user,
+        community=community_of(building),
+        region=building,
+        room=room.strip(),
+        name=name.strip(),
+        id_number=id_number,
+        id_number_hash=lookup_hash(id_number),
+    )
     claim.save()
     return claim
 
@@ -332,18 +389,36 @@ def claim_approve(*, decided_by: User, claim: ResidentClaim, request=None) -> Re
         raise ServiceError(_("You may not verify residents of this region."))
     resident = Resident.objects.filter(id_number_hash=claim.id_number_hash).first()
     if resident is None:
-        resident = resident_create(created_by=decided_by, region=claim.region, name=claim.name,
-                                   id_number=claim.id_number, phone=claim.user.mobile, room=claim.room)
+        resident = resident_create(
+            created_by=decided_by,
+            region=claim.region,
+            name=claim.name,
+            id_number=claim.id_number,
+            phone=claim.user.mobile,
+            room=claim.room,
+        )
     elif not resident.region.is_within(claim.community):
         raise ServiceError(_("This ID number is on the roster of another community."))
-    resident_link(resident=resident, user=claim.user)
+    resident = resident_link(resident=resident, user=claim.user)
     claim.status = ResidentClaim.Status.APPROVED
     claim.resident = resident
     claim.decided_by = decided_by
     claim.decided_at = timezone.now()
     claim.save()
-    audit_record(actor=decided_by, action=AuditEvent.Action.RESIDENT_VERIFIED, target=resident,
-                 region=claim.community, request=request, detail={"by": "worker", "claim": claim.pk})
+    audit_record(
+        actor=decided_by,
+        action=AuditEvent.Action.RESIDENT_VERIFIED,
+        target=resident,
+        region=claim.community,
+        request=request,
+        detail={"by": "worker", "claim": claim.pk},
+    )
+    notify(
+        users=[claim.user],
+        title=_("Your community has verified you as a resident."),
+        url=reverse("me"),
+        channels=[Channel.IN_APP, Channel.SMS],
+    )
     return resident
 
 
@@ -361,6 +436,13 @@ def claim_reject(*, decided_by: User, claim: ResidentClaim, reason: str) -> Resi
     claim.decided_by = decided_by
     claim.decided_at = timezone.now()
     claim.save()
+    notify(
+        users=[claim.user],
+        title=_("Your community could not verify your request."),
+        body=claim.reason,
+        url=reverse("claim"),
+        channels=[Channel.IN_APP, Channel.SMS],
+    )
     return claim
 
 
@@ -369,15 +451,23 @@ def api_token_secret() -> str:
 
 
 @transaction.atomic
-def api_token_create(*, user: User, name: str, organisation: Organisation | None = None, request=None) -> tuple[ApiToken, str]:
+def api_token_create(
+    *, user: User, name: str, organisation: Organisation | None = None, request=None
+) -> tuple[ApiToken, str]:
     """Returns the token and its secret; the secret is not stored and cannot be shown again."""
-    if organisation is not None and organisation.pk not in scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION):
+    if organisation is not None and organisation.pk not in scope_organisation_ids(
+        user, Perm.ACT_FOR_ORGANISATION
+    ):
         raise ServiceError(_("You may only create tokens for organisations you work for."))
     if not name.strip():
         raise ServiceError(_("Give the token a name."), field="name")
     secret = api_token_secret()
     token = ApiToken.objects.create(
-        user=user, organisation=organisation, name=name.strip(), prefix=secret[:8], token_hash=lookup_hash(secret)
+        user=user,
+        organisation=organisation,
+        name=name.strip(),
+        prefix=secret[:8],
+        token_hash=lookup_hash(secret),
     )
     audit_record(actor=user, action=AuditEvent.Action.TOKEN_CREATED, target=token, request=request)
     return token, secret
@@ -393,4 +483,3 @@ def api_token_revoke(*, user: User, token: ApiToken, request=None) -> None:
 
 def user_set_large_text(*, user: User, enabled: bool) -> None:
     User.objects.filter(pk=user.pk).update(large_text=enabled)
-

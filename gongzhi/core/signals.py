@@ -24,4 +24,6 @@ def audit_sign_out(sender, request, user, **kwargs):
 def audit_failed_sign_in(sender, credentials, request=None, **kwargs):
     # Record the masked number only: a failed attempt is not proof the number belongs to anyone.
     attempted = mask_phone(normalize_mobile(str(credentials.get("username", ""))))
-    audit_record(actor=None, action=AuditEvent.Action.SIGN_IN_FAILED, request=request, detail={"mobile": attempted})
+    audit_record(
+        actor=None, action=AuditEvent.Action.SIGN_IN_FAILED, request=request, detail={"mobile": attempted}
+    )

@@ -1,4 +1,4 @@
-"""Validators for Chinese identifiers: check digits are part of the standards, so bad input is caught early."""
+"""Validators for Chinese identifiers: check digits are part of the standards, so typos are caught early."""
 
 import datetime
 import re
@@ -53,7 +53,9 @@ def validate_id_number(value: str) -> None:
     if birth is None or birth.year < 1900 or birth > datetime.date.today():
         raise ValidationError(_("The ID number holds an impossible birth date."), code="id_birth_date")
     if id_number_check_char(number[:17]) != number[17]:
-        raise ValidationError(_("The ID number's check digit is wrong; please check the number."), code="id_check")
+        raise ValidationError(
+            _("The ID number's check digit is wrong; please check the number."), code="id_check"
+        )
 
 
 def id_number_sex(value: str) -> str:
@@ -75,4 +77,6 @@ def validate_credit_code(value: str) -> None:
             code="credit_code_format",
         )
     if credit_code_check_char(code[:17]) != code[17]:
-        raise ValidationError(_("The unified social credit code's check character is wrong."), code="credit_code_check")
+        raise ValidationError(
+            _("The unified social credit code's check character is wrong."), code="credit_code_check"
+        )

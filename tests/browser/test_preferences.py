@@ -20,7 +20,12 @@ def test_a_visitor_switches_to_english_and_large_text_and_both_stay_on(page):
 
 def test_pages_run_without_csp_violations(page):
     violations = []
-    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     page.goto("/login/")
     page.wait_for_load_state("networkidle")
     assert page.evaluate("typeof window.htmx") == "object"

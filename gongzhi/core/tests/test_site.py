@@ -91,8 +91,14 @@ def test_in_production_it_demands_the_field_keys_too():
     environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG",)}
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        env={**environment, "DJANGO_SETTINGS_MODULE": "gongzhi.settings", "DEBUG": "0", "SECRET_KEY": "x" * 50,
-             "FIELD_ENCRYPTION_KEYS": "", "LOOKUP_HASH_KEY": ""},
+        env={
+            **environment,
+            "DJANGO_SETTINGS_MODULE": "gongzhi.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": "x" * 50,
+            "FIELD_ENCRYPTION_KEYS": "",
+            "LOOKUP_HASH_KEY": "",
+        },
         capture_output=True,
         text=True,
     )

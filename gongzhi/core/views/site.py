@@ -31,7 +31,18 @@ def healthz(request):
     except Exception as error:  # noqa: BLE001  (any failure means the database is not usable)
         database = f"error: {error.__class__.__name__}"
     status = 200 if database == "ok" else 503
-    return JsonResponse({"status": "ok" if status == 200 else "error", "database": database, "vendor": connection.vendor}, status=status)
+    return JsonResponse(
+        {"status": "ok" if status == 200 else "error", "database": database, "vendor": connection.vendor},
+        status=status,
+    )
+
+
+@never_cache
+def ping(request):
+    """The cheapest page behind the full middleware stack: the session and the signed-in user are loaded,
+    as on every staff page, and nothing else is read. The load benchmark (bench/load.py) measures the
+    framework's floor with it."""
+    return JsonResponse({"status": "ok", "signed_in": request.user.is_authenticated})
 
 
 class LoginView(auth_views.LoginView):
@@ -41,7 +52,9 @@ class LoginView(auth_views.LoginView):
 
 def safe_next(request, default: str = "/") -> str:
     target = request.POST.get("next") or request.META.get("HTTP_REFERER") or default
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return default
 
@@ -53,8 +66,14 @@ def large_text_toggle(request):
     if request.user.is_authenticated:
         user_set_large_text(user=request.user, enabled=enabled)
     response = HttpResponseRedirect(safe_next(request))
-    response.set_cookie(LARGE_TEXT_COOKIE, "1" if enabled else "0", max_age=365 * 24 * 3600, samesite="Lax",
-                        secure=request.is_secure(), httponly=True)
+    response.set_cookie(
+        LARGE_TEXT_COOKIE,
+        "1" if enabled else "0",
+        max_age=365 * 24 * 3600,
+        samesite="Lax",
+        secure=request.is_secure(),
+        httponly=True,
+    )
     return response
 
 

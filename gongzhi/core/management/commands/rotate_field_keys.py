@@ -29,7 +29,9 @@ class Command(BaseCommand):
     help = "Re-encrypt personal data with the newest field key (and optionally recompute lookup hashes)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--rehash", action="store_true", help="recompute lookup hashes with LOOKUP_HASH_KEY")
+        parser.add_argument(
+            "--rehash", action="store_true", help="recompute lookup hashes with LOOKUP_HASH_KEY"
+        )
 
     def handle(self, *args, rehash: bool = False, **options):
         total = 0
@@ -37,14 +39,18 @@ class Command(BaseCommand):
             count = self.rotate_model(model, fields, rehash=rehash)
             total += count
             self.stdout.write(f"{model._meta.label}: {count} rows")
-        audit_record(actor=None, action=AuditEvent.Action.KEY_ROTATION, detail={"rows": total, "rehash": rehash})
+        audit_record(
+            actor=None, action=AuditEvent.Action.KEY_ROTATION, detail={"rows": total, "rehash": rehash}
+        )
 
     def rotate_model(self, model, fields: list[str], *, rehash: bool) -> int:
         # Reading decrypts with whichever key fits; writing encrypts with the newest one.
         columns = {c.name for c in model._meta.concrete_fields}
         count, last_pk = 0, 0
         while True:
-            batch = list(model.objects.filter(pk__gt=last_pk).order_by("pk").values_list("pk", *fields)[:BATCH])
+            batch = list(
+                model.objects.filter(pk__gt=last_pk).order_by("pk").values_list("pk", *fields)[:BATCH]
+            )
             if not batch:
                 return count
             with transaction.atomic():
