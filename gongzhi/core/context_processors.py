@@ -20,4 +20,6 @@ def preferences(request):
         "unread_notifications": (lambda: unread_count(user)) if signed_in else 0,
         # Staff who see residents somewhere get the workbench link (lazy: most pages never ask).
         "is_staff_member": (lambda: has_perm_anywhere(user, Perm.VIEW_RESIDENTS)) if signed_in else False,
+        "may_import_roster": (lambda: has_perm_anywhere(user, Perm.IMPORT_ROSTER)) if signed_in else False,
+        "may_export_roster": (lambda: has_perm_anywhere(user, Perm.EXPORT_ROSTER)) if signed_in else False,
     }

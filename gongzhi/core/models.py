@@ -275,6 +275,8 @@ class Resident(models.Model):
             models.Index(fields=["community", "name"]),
             models.Index(fields=["region", "name"]),
             models.Index(fields=["community", "phone_masked"]),
+            # SQLite cannot use the partial unique index above for a lookup by value; this one it can.
+            models.Index(fields=["id_number_hash"], name="resident_id_number_lookup"),
         ]
 
     def __str__(self):

@@ -363,20 +363,21 @@ def roster_rows_check(rows: list[RosterRow], *, community: Region) -> tuple[list
     buildings = BuildingIndex(community)
     tag_values = tag_values_by_text()
     first_row_by_hash: dict[str, int] = {}
-    candidates: list[tuple[RosterRow, list[tuple[str, str, dict]], CheckedRow | None]] = []
+    candidates: list[tuple[RosterRow, list[tuple[str, str, dict]], CheckedRow | None, str | None]] = []
     for row in rows:
         errors: list[tuple[str, str, dict]] = []
-        checked = _row_check(row, buildings, tag_values, errors)
-        if checked is not None:
-            first = first_row_by_hash.setdefault(checked.id_number_hash, row.number)
+        checked, id_number_hash = _row_check(row, buildings, tag_values, errors)
+        if id_number_hash is not None:
+            # The second and later rows of a person are the errors, whatever else is wrong in the first.
+            first = first_row_by_hash.setdefault(id_number_hash, row.number)
             if first != row.number:
                 errors.append(("id_number", "id_duplicate", {"row": first}))
-        candidates.append((row, errors, checked))
+        candidates.append((row, errors, checked, id_number_hash))
     on_roster = ids_on_roster(first_row_by_hash)
     valid: list[CheckedRow] = []
     errors_found: list[dict] = []
-    for row, errors, checked in candidates:
-        if checked is not None and checked.id_number_hash in on_roster:
+    for row, errors, checked, id_number_hash in candidates:
+        if id_number_hash in on_roster:
             errors.append(("id_number", "id_on_roster", {}))
         if errors:
             errors_found.extend(
@@ -390,7 +391,9 @@ def roster_rows_check(rows: list[RosterRow], *, community: Region) -> tuple[list
 
 def _row_check(
     row: RosterRow, buildings: BuildingIndex, tag_values: dict[str, str], errors: list
-) -> CheckedRow | None:
+) -> tuple[CheckedRow | None, str | None]:
+    """The row ready to write if it has no error (else the errors are appended to `errors`), and the
+    hash of its ID number if that number is valid."""
     name = re.sub(r"\s+", " ", row.name)
     if not name:
         errors.append(("name", "name_missing", {}))
@@ -398,6 +401,7 @@ def _row_check(
         errors.append(("name", "name_too_long", {}))
 
     id_number = normalize_id_number(re.sub(r"\s+", "", row.id_number))
+    id_number_hash = None
     if not id_number:
         errors.append(("id_number", "id_missing", {}))
     else:
@@ -406,6 +410,7 @@ def _row_check(
         except ValidationError as error:
             errors.append(("id_number", "id_as_number" if row.id_number_was_numeric else error.code, {}))
         else:
+            id_number_hash = lookup_hash(id_number)
             if id_number == EXAMPLE_ID_NUMBER:
                 errors.append(("id_number", "example_row", {}))
 
@@ -444,18 +449,19 @@ def _row_check(
             tags.append(value)
 
     if errors:
-        return None
-    return CheckedRow(
+        return None, id_number_hash
+    checked = CheckedRow(
         number=row.number,
         name=name,
         id_number=id_number,
-        id_number_hash=lookup_hash(id_number),
+        id_number_hash=id_number_hash,
         phone=phone,
         building_id=building_id,
         room=room,
         is_household_head=head in HEAD_YES,
         tags=tags,
     )
+    return checked, id_number_hash
 
 
 @dataclass

@@ -137,6 +137,13 @@ def test_it_reports_each_kind_of_row_error_with_its_excel_row_and_column(people)
     assert {error["letter"] for error in roster_import.errors if error["column"] == "id_number"} == {"B"}
 
 
+def test_a_second_row_of_the_same_person_is_an_error_even_when_the_first_has_errors_too(people):
+    rows = [("甲", id_number(1), "123", "1栋", "", "", ""), ("甲", id_number(1), "", "1栋", "", "", "")]
+    roster_import = checked(people, rows)
+    assert codes(roster_import) == {(2, "phone", "mobile"), (3, "id_number", "id_duplicate")}
+    assert roster_import.valid_rows == 0
+
+
 def test_it_puts_errors_into_the_readers_language(people):
     roster_import = checked(people, [("甲", id_number(1), "", "9栋", "", "", "")])
     with translation.override("en"):
@@ -203,7 +210,7 @@ def test_it_refuses_a_bad_file_with_a_clear_message_and_writes_nothing(
 
 def test_it_refuses_a_file_over_the_size_limit(people, monkeypatch):
     monkeypatch.setattr(roster, "MAX_FILE_BYTES", 1000)
-    with pytest.raises(ServiceError, match="larger than"):
+    with translation.override("en"), pytest.raises(ServiceError, match="larger than"):
         checked(people, good_rows(50))
     assert not RosterImport.objects.exists()
 
@@ -281,9 +288,26 @@ def test_it_checks_every_row_again_when_importing(people):
     assert codes(roster_import) == {(3, "id_number", "id_on_roster")}
 
 
+def test_a_collision_while_writing_leaves_nothing_and_says_so(people, monkeypatch):
+    """Another writer registered one of the people between our check and our insert (possible on
+    PostgreSQL): the unique index refuses, and the whole import rolls back."""
+    rows = good_rows(3)
+    roster_import = checked(people, rows)
+    roster_import_start(user=people.community_worker, roster_import=roster_import, mode="valid_rows")
+    resident_create(created_by=people.admin, region=people.building, name="同时", id_number=rows[2][1])
+    monkeypatch.setattr(roster, "ids_on_roster", lambda hashes: set())  # the other writer had not committed
+    before = (Resident.objects.count(), Household.objects.count())
+    roster_import_run(import_id=roster_import.pk, actor_id=people.community_worker.pk)
+    roster_import.refresh_from_db()
+    assert (roster_import.status, roster_import.imported_rows) == ("failed", 0)
+    assert [error["code"] for error in roster_import.errors] == ["conflict"]
+    assert (Resident.objects.count(), Household.objects.count()) == before
+    assert AuditEvent.objects.get(action=AuditEvent.Action.IMPORT).detail["status"] == "failed"
+
+
 def test_it_refuses_to_start_an_import_twice(people):
     roster_import = run(people, checked(people, good_rows(2)))
-    with pytest.raises(ServiceError, match="already"):
+    with translation.override("en"), pytest.raises(ServiceError, match="already been imported"):
         roster_import_start(user=people.community_worker, roster_import=roster_import, mode="valid_rows")
     assert Resident.objects.filter(name__startswith="居民").count() == 2
 
@@ -515,7 +539,8 @@ def test_people_without_roster_permissions_get_404(people, login, persona):
 def test_a_street_officer_may_export_but_not_import(people, login):
     client = login(people.street_officer)
     assert client.get(reverse("roster-imports")).status_code == 404
-    assert client.get(reverse("roster-export")).status_code == 200
+    page = client.get(reverse("roster-export"))
+    assert page.status_code == 200 and reverse("roster-imports") not in page.content.decode()
 
 
 def test_a_region_inside_a_community_leads_to_that_community(people, login):
@@ -538,6 +563,11 @@ def exported(response) -> list[tuple]:
     return [tuple(row) for row in sheet.iter_rows(values_only=True)]
 
 
+def tag_labels(*values) -> str:
+    with translation.override("zh-hans"):  # the language of the pages by default
+        return "、".join(str(ResidentTag.Tag(value).label) for value in values)
+
+
 def test_a_community_worker_exports_masked_numbers_without_sensitive_groups(people, login):
     response = login(people.community_worker).post(
         reverse("roster-export"), {"community": people.community.pk}
@@ -548,7 +578,8 @@ def test_a_community_worker_exports_masked_numbers_without_sensitive_groups(peop
     by_name = {row[0]: row for row in rows}
     assert set(by_name) == {"张居民", "李奶奶"}
     assert by_name["李奶奶"][1:3] == ("110***********002X", "139****5678")
-    assert "Low income" not in (by_name["李奶奶"][6] or "") and by_name["李奶奶"][6]
+    assert by_name["李奶奶"][3:6] == ("清波院落/2栋", "2-201", None)
+    assert by_name["李奶奶"][6] == tag_labels("elderly", "living_alone")  # not low income (PIPL art. 28)
     event = AuditEvent.objects.get(action=AuditEvent.Action.EXPORT)
     assert event.actor == people.community_worker and event.region == people.community
     assert event.detail["rows"] == 2 and event.detail["masked"] is True
@@ -562,6 +593,7 @@ def test_the_community_secretary_exports_full_numbers_and_it_is_audited(people, 
     by_name = {row[0]: row for row in rows}
     assert by_name["李奶奶"][1:3] == (VALID_ID_NUMBERS[0], "13912345678")
     assert by_name["张居民"][1:3] == (VALID_ID_NUMBERS[1], "13800000001")
+    assert by_name["李奶奶"][6] == tag_labels("elderly", "living_alone", "low_income")
     event = AuditEvent.objects.get(action=AuditEvent.Action.EXPORT)
     assert event.detail["rows"] == 2 and event.detail["masked"] is False and event.detail["full_rows"] == 2
 
@@ -677,3 +709,22 @@ def test_an_import_whose_worker_stopped_can_be_started_again(
         login(people.outsider).post(reverse("roster-import-retry", args=[roster_import.pk])).status_code
         == 404
     )
+
+
+def test_an_export_can_be_imported_into_another_community(people, login):
+    """The export writes the import's columns; its full numbers round-trip (here into a fresh roster)."""
+    response = login(people.community_secretary).post(
+        reverse("roster-export"), {"community": people.community.pk}
+    )
+    content = b"".join(response.streaming_content)
+    Resident.objects.filter(community=people.community).delete()
+    roster_import = roster_import_check(
+        user=people.community_worker,
+        community=people.community,
+        upload=SimpleUploadedFile("export.xlsx", content),
+    )
+    assert (roster_import.total_rows, roster_import.valid_rows, roster_import.errors) == (2, 2, [])
+    run(people, roster_import)
+    li = Resident.objects.get(name="李奶奶")
+    assert li.region == people.building_2 and li.phone == "13912345678"
+    assert set(li.tags.values_list("tag", flat=True)) == {"elderly", "living_alone", "low_income"}

@@ -26,6 +26,7 @@ from gongzhi.core.roster import (
     roster_template,
 )
 from gongzhi.core.roster_forms import RosterExportForm, RosterImportStartForm, RosterUploadForm
+from gongzhi.core.scope import has_perm_anywhere
 from gongzhi.core.selectors import communities_visible_to
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -192,4 +193,5 @@ def export(request):
                 "building": request.GET.get("building"),
             },
         )
-    return render(request, "core/roster/export.html", {"form": form})
+    can_import = has_perm_anywhere(request.user, Perm.IMPORT_ROSTER)
+    return render(request, "core/roster/export.html", {"form": form, "can_import": can_import})
