@@ -350,7 +350,7 @@ def tag_values_by_text() -> dict[str, str]:
 def ids_on_roster(id_number_hashes: Iterable[str]) -> set[str]:
     """Which of these ID number hashes are already on the roster, in chunks small enough for any database."""
     found: set[str] = set()
-    for chunk in _chunks(list(id_number_hashes), 500):
+    for chunk in _chunks_of(id_number_hashes, 500):
         # The exclusion lets SQLite use the partial unique index on the hash; it cannot infer it from IN.
         on_roster = Resident.objects.filter(id_number_hash__in=chunk).exclude(id_number_hash="")
         found.update(on_roster.values_list("id_number_hash", flat=True))
@@ -740,7 +740,7 @@ def roster_rows_write(
     """Writes checked rows (households, residents, tags) in batches; the caller holds the transaction."""
     household_ids = _households_for(community, rows)
     written = 0
-    for batch in _chunks(rows, WRITE_BATCH):
+    for batch in _chunks_of(rows, WRITE_BATCH):
         residents = []
         for row in batch:
             resident = Resident(
@@ -986,6 +986,7 @@ def roster_export(
 
 
 def _chunks_of(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of `size` items (the last may be shorter); itertools.batched once Python 3.12 is the floor."""
     chunk = []
     for item in items:
         chunk.append(item)
@@ -994,8 +995,3 @@ def _chunks_of(items: Iterable, size: int) -> Iterator[list]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
