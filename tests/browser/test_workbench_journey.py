@@ -24,7 +24,9 @@ def roster_workbook(tmp_path):
     return path
 
 
-def test_a_community_worker_finds_a_resident_and_imports_a_roster_with_a_bad_row(people, page, sign_in, tmp_path):
+def test_a_community_worker_finds_a_resident_and_imports_a_roster_with_a_bad_row(
+    people, page, sign_in, tmp_path
+):
     sign_in(people.community_worker, "13800000005")
 
     page.goto("/workbench/residents/")
