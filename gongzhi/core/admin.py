@@ -19,6 +19,7 @@ from gongzhi.core.models import (
     RoleAssignment,
     User,
 )
+from gongzhi.core.services import region_create
 from gongzhi.core.validators import normalize_mobile, validate_mobile
 
 
@@ -77,6 +78,11 @@ class RegionAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     raw_id_fields = ["parent"]
     readonly_fields = ["path", "depth"]
+
+    def save_model(self, request, obj, form, change):
+        # The materialised path holds the new row's own key: only region_create builds it correctly.
+        created = region_create(parent=obj.parent, name=obj.name, level=obj.level)
+        obj.pk, obj.path, obj.depth = created.pk, created.path, created.depth
 
     def has_change_permission(self, request, obj=None):
         # Moving a node would leave its descendants' paths stale; use region services instead.

@@ -92,10 +92,20 @@ def id_number_field(**kwargs) -> forms.CharField:
 NEW_PASSWORD = {"autocomplete": "new-password"}
 
 
+class MobileCodeForm(forms.Form):
+    mobile = mobile_field()
+
+
 class RegistrationForm(forms.Form):
     """A new account; each purpose in CONSENT_PURPOSES needs its own tick (PIPL art. 14: specific consent)."""
 
     mobile = mobile_field(help_text=_("You will sign in with this number."))
+    code = forms.CharField(
+        label=_("Verification code"),
+        max_length=6,
+        help_text=_("The six digits texted to your mobile number."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
     name = forms.CharField(
         label=_("Name"), max_length=50, widget=forms.TextInput(attrs={"autocomplete": "name"})
     )
@@ -149,6 +159,20 @@ class ApiTokenForm(forms.Form):
             self.fields["organisation"].queryset = organisations
         else:
             del self.fields["organisation"]
+
+
+class RegionAddForm(forms.Form):
+    """A child of `parent`: only the levels below the parent's are offered."""
+
+    name = forms.CharField(label=_("Name"), max_length=100)
+    level = forms.ChoiceField(label=_("Level"))
+
+    def __init__(self, *args, parent: Region, **kwargs):
+        super().__init__(*args, **kwargs)
+        below = Region.LEVEL_ORDER[Region.LEVEL_ORDER.index(parent.level) + 1 :]
+        self.fields["level"].choices = [
+            (value, label) for value, label in Region.Level.choices if value in below
+        ]
 
 
 class InvitationCodeForm(forms.Form):

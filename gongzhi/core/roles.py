@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 class Perm(StrEnum):
     VIEW_REGIONS = "view_regions"
+    MANAGE_REGIONS = "manage_regions"
     VIEW_RESIDENTS = "view_residents"
     EDIT_RESIDENTS = "edit_residents"
     VERIFY_RESIDENTS = "verify_residents"
@@ -41,6 +42,7 @@ _WORKER = _NEIGHBOUR | {
     Perm.IMPORT_ROSTER,
     Perm.EXPORT_ROSTER,
     Perm.VIEW_ORGANISATIONS,
+    Perm.MANAGE_REGIONS,
 }
 _OFFICER = {
     Perm.VIEW_REGIONS,
@@ -49,6 +51,7 @@ _OFFICER = {
     Perm.VIEW_ORGANISATIONS,
     Perm.MANAGE_ORGANISATIONS,
     Perm.MANAGE_ROLES,
+    Perm.MANAGE_REGIONS,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {

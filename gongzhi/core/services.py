@@ -1,9 +1,11 @@
 """Every write of the spine. Keyword-only, one transaction each, ServiceError for what the user got wrong."""
 
 import datetime
+import hmac
 import secrets
 import uuid
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -30,6 +32,7 @@ from gongzhi.core.models import (
 from gongzhi.core.notifications import Channel, notify
 from gongzhi.core.roles import ORGANISATION_ROLES, REGION_ROLES_BY_LEVEL, Perm
 from gongzhi.core.scope import has_perm_in, scope_organisation_ids
+from gongzhi.core.sms import sms_send
 from gongzhi.core.validators import id_number_birth_date, id_number_sex, normalize_id_number, normalize_mobile
 
 # What a person agrees to when registering; shown on the form, stored with the consent (PIPL art. 17).
@@ -95,6 +98,25 @@ def region_create(*, parent: Region | None, name: str, level: str) -> Region:
     region.path = f"{parent.path if parent else '/'}{region.pk}/"
     region.save(update_fields=["path"])
     return region
+
+
+@transaction.atomic
+def region_add(*, created_by: User, parent: Region, name: str, level: str) -> Region:
+    """Staff add a grid, compound or building (higher up: a street or community) to their tree."""
+    if not has_perm_in(created_by, Perm.MANAGE_REGIONS, parent):
+        raise ServiceError(_("You may not change the regions here."))
+    name = name.strip()
+    if not name:
+        raise ServiceError(_("Give the region a name."), field="name")
+    if Region.objects.filter(parent=parent, name=name).exists():
+        raise ServiceError(
+            _("%(parent)s already has a region of this name.") % {"parent": parent.name}, field="name"
+        )
+    try:
+        return region_create(parent=parent, name=name, level=level)
+    except ServiceError as error:
+        error.field = "level"
+        raise
 
 
 @transaction.atomic
@@ -196,12 +218,66 @@ def validate_or_raise(instance) -> None:
         raise ServiceError(messages[0], field=None if field == "__all__" else field) from None
 
 
+MOBILE_CODE_TTL = 10 * 60
+MOBILE_CODE_RESEND_AFTER = 60
+MOBILE_CODE_PER_HOUR = 5
+MOBILE_CODE_ATTEMPTS = 5
+
+
+def _mobile_code_keys(mobile: str) -> tuple[str, str, str, str]:
+    digest = lookup_hash(mobile)
+    return (
+        f"mobile-code:{digest}",
+        f"mobile-code-recent:{digest}",
+        f"mobile-code-hour:{digest}",
+        f"mobile-code-attempts:{digest}",
+    )
+
+
+def mobile_code_send(*, mobile: str) -> str:
+    """Texts a six-digit code that proves the person holds the number; returns it for the caller's tests.
+    At most one a minute and five an hour per number, so the form cannot be used to flood a phone."""
+    mobile = normalize_mobile(mobile)
+    code_key, recent_key, hour_key, attempts_key = _mobile_code_keys(mobile)
+    if cache.get(recent_key):
+        raise ServiceError(_("A code was sent less than a minute ago; please wait."), field="mobile")
+    cache.add(hour_key, 0, 3600)
+    if cache.incr(hour_key) > MOBILE_CODE_PER_HOUR:
+        raise ServiceError(_("Too many codes for this number; try again in an hour."), field="mobile")
+    code = f"{secrets.randbelow(10**6):06d}"
+    cache.set(code_key, lookup_hash(code), MOBILE_CODE_TTL)
+    cache.set(recent_key, True, MOBILE_CODE_RESEND_AFTER)
+    cache.delete(attempts_key)
+    sms_send(
+        mobile=mobile,
+        text=_("Your Gongzhi verification code is %(code)s. It is valid for 10 minutes.") % {"code": code},
+    )
+    return code
+
+
+def mobile_code_check(*, mobile: str, code: str) -> None:
+    """Raises unless `code` is the latest code texted to `mobile`; it works once; five wrong tries void it."""
+    code_key, _recent, _hour, attempts_key = _mobile_code_keys(normalize_mobile(mobile))
+    expected = cache.get(code_key)
+    if expected is None:
+        raise ServiceError(
+            _("Ask for a verification code first, or ask again: codes last 10 minutes."), field="code"
+        )
+    if not hmac.compare_digest(expected, lookup_hash(code.strip())):
+        cache.add(attempts_key, 0, MOBILE_CODE_TTL)
+        if cache.incr(attempts_key) >= MOBILE_CODE_ATTEMPTS:
+            cache.delete(code_key)
+        raise ServiceError(_("The verification code is wrong."), field="code")
+    cache.delete(code_key)
+
+
 @transaction.atomic
-def user_register(*, mobile: str, name: str, password: str, request=None) -> User:
-    """A new account with the consents shown on the form; both or nothing."""
+def user_register(*, mobile: str, code: str, name: str, password: str, request=None) -> User:
+    """A new account with the consents shown on the form, once the code texted to the number is given back."""
     mobile = normalize_mobile(mobile)
     if User.objects.filter(mobile_hash=lookup_hash(mobile)).exists():
         raise ServiceError(_("This mobile number is already registered; sign in instead."), field="mobile")
+    mobile_code_check(mobile=mobile, code=code)
     user = User.objects.create_user(mobile, password, name=name.strip())
     for purpose in CONSENT_PURPOSES:
         consent_record(user=user, purpose=purpose, request=request)

@@ -29,6 +29,7 @@ urlpatterns += [
 urlpatterns += [
     path("workbench/", workbench.home, name="workbench"),
     path("workbench/regions/<int:region_id>/", workbench.region_detail, name="workbench-region"),
+    path("workbench/regions/<int:region_id>/add/", workbench.region_add, name="workbench-region-add"),
     path("workbench/regions/<int:region_id>/roles/", workbench.region_roles, name="workbench-roles"),
     path(
         "workbench/regions/<int:region_id>/roles/<int:assignment_id>/revoke/",

@@ -2,6 +2,7 @@ import re
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 
 from conftest import VALID_ID_NUMBERS, make_user
@@ -14,6 +15,7 @@ from gongzhi.core.services import (
     claim_submit,
     consent_record,
     invitation_create,
+    mobile_code_send,
 )
 
 NEW_MOBILE = "13600000001"
@@ -33,7 +35,11 @@ def newcomer(db):
 
 
 def registration(**changes) -> dict:
+    """A filled-in registration form, with a code freshly texted to its mobile number."""
+    cache.clear()
+    mobile = changes.get("mobile") or NEW_MOBILE
     data = {
+        "code": mobile_code_send(mobile=mobile),
         "mobile": NEW_MOBILE,
         "name": "刘新",
         "password1": NEW_PASSWORD,
@@ -280,3 +286,24 @@ def test_a_linked_person_sees_their_record_and_cannot_send_a_request(people, log
     response = client.post(reverse("claim"), claim_request(people), follow=True)
     assert "Your account is already linked to a resident record." in response.text
     assert not ResidentClaim.objects.exists()
+
+
+def test_the_send_code_button_texts_a_code_and_keeps_what_was_typed(client, db, caplog):
+    cache.clear()
+    with caplog.at_level("INFO", logger="gongzhi.sms"):
+        response = client.post(reverse("register"), {"mobile": NEW_MOBILE, "name": "刘新", "send_code": "1"})
+    assert NEW_MOBILE in caplog.text
+    assert response.context["form"].initial["name"] == "刘新"
+    assert not response.context["form"].is_bound and not User.objects.exists()
+
+
+def test_the_send_code_button_refuses_a_bad_number(client, db, caplog):
+    with caplog.at_level("INFO", logger="gongzhi.sms"):
+        response = client.post(reverse("register"), {"mobile": "12345", "send_code": "1"})
+    assert response.context["code_errors"] and "SMS" not in caplog.text
+
+
+def test_registration_without_the_texted_code_is_refused(client, db):
+    response = client.post(reverse("register"), registration(code="000000"))
+    assert response.context["form"].errors["code"]
+    assert not User.objects.exists()

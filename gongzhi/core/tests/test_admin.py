@@ -1,6 +1,6 @@
 import pytest
 
-from gongzhi.core.models import AuditEvent, User
+from gongzhi.core.models import AuditEvent, Region, User
 from gongzhi.core.services import audit_record
 
 ADMIN_PAGES = [
@@ -57,3 +57,15 @@ def test_an_admin_creates_a_user_by_mobile_number(people, login):
     )
     assert response.status_code == 302
     assert User.objects.get_by_natural_key("13655556666").mobile_masked == "136****6666"
+
+
+def test_an_admin_adds_a_region_with_its_materialised_path(people, login):
+    response = login(people.admin).post(
+        "/admin/core/region/add/", {"name": "3栋", "level": "building", "parent": people.compound.pk}
+    )
+    assert response.status_code == 302
+    building = Region.objects.get(name="3栋")
+    assert (
+        building.path == f"{people.compound.path}{building.pk}/"
+        and building.depth == people.compound.depth + 1
+    )

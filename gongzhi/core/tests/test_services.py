@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from conftest import VALID_CREDIT_CODES, VALID_ID_NUMBERS, make_user
@@ -27,6 +28,7 @@ from gongzhi.core.selectors import (
 )
 from gongzhi.core.services import (
     CONSENT_PURPOSES,
+    MOBILE_CODE_ATTEMPTS,
     api_token_create,
     api_token_revoke,
     claim_approve,
@@ -35,6 +37,8 @@ from gongzhi.core.services import (
     consent_withdraw,
     invitation_claim,
     invitation_create,
+    mobile_code_check,
+    mobile_code_send,
     organisation_create,
     resident_unmask,
     role_grant,
@@ -57,8 +61,51 @@ def submit(people, user, *, id_number=VALID_ID_NUMBERS[0], building=None) -> Res
 # Registration and consent
 
 
+def texted(mobile: str) -> str:
+    cache.clear()
+    return mobile_code_send(mobile=mobile)
+
+
+def test_a_wrong_code_is_refused_and_five_wrong_codes_void_the_right_one(db):
+    code = texted("13600000001")
+    for _attempt in range(MOBILE_CODE_ATTEMPTS):
+        with pytest.raises(ServiceError) as refused:
+            user_register(
+                mobile="13600000001",
+                code="999999" if code != "999999" else "000000",
+                name="刘新",
+                password="quiet-river-2026",
+            )
+        assert refused.value.field == "code"
+    with pytest.raises(ServiceError):
+        user_register(mobile="13600000001", code=code, name="刘新", password="quiet-river-2026")
+    assert not User.objects.exists()
+
+
+def test_a_code_works_once(db):
+    code = texted("13600000001")
+    mobile_code_check(mobile="13600000001", code=code)
+    with pytest.raises(ServiceError):
+        mobile_code_check(mobile="13600000001", code=code)
+
+
+def test_it_sends_at_most_one_code_a_minute_to_a_number(db):
+    texted("13600000001")
+    with pytest.raises(ServiceError) as refused:
+        mobile_code_send(mobile="13600000001")
+    assert refused.value.field == "mobile"
+
+
+def test_the_code_goes_out_through_the_sms_adapter(db, caplog):
+    with caplog.at_level("INFO", logger="gongzhi.sms"):
+        code = texted("13600000001")
+    assert code in caplog.text and "13600000001" in caplog.text
+
+
 def test_it_registers_with_one_consent_per_purpose_and_audits_each(db):
-    user = user_register(mobile="+86 136 0000 0001", name=" 刘新 ", password="quiet-river-2026")
+    user = user_register(
+        mobile="+86 136 0000 0001", code=texted("13600000001"), name=" 刘新 ", password="quiet-river-2026"
+    )
     assert user.mobile == "13600000001" and user.name == "刘新"
     consents = Consent.objects.filter(user=user)
     assert {consent.purpose for consent in consents} == set(CONSENT_PURPOSES)
@@ -72,13 +119,15 @@ def test_it_registers_with_one_consent_per_purpose_and_audits_each(db):
 
 def test_it_refuses_to_register_a_mobile_number_twice(people):
     with pytest.raises(ServiceError) as refused:
-        user_register(mobile="13800000001", name="又一个", password="quiet-river-2026")
+        user_register(mobile="13800000001", code="000000", name="又一个", password="quiet-river-2026")
     assert refused.value.field == "mobile"
     assert User.objects.filter(name="又一个").count() == 0
 
 
 def test_withdrawing_one_consent_leaves_the_others(db):
-    user = user_register(mobile="13600000001", name="刘新", password="quiet-river-2026")
+    user = user_register(
+        mobile="13600000001", code=texted("13600000001"), name="刘新", password="quiet-river-2026"
+    )
     consent_withdraw(user=user, purpose="roster")
     withdrawn = dict(Consent.objects.filter(user=user).values_list("purpose", "withdrawn_at"))
     assert withdrawn["roster"] is not None and withdrawn["account"] is None

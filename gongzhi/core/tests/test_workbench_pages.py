@@ -10,6 +10,7 @@ from conftest import VALID_CREDIT_CODES, VALID_ID_NUMBERS, make_user
 from gongzhi.core.models import (
     AuditEvent,
     Organisation,
+    Region,
     Resident,
     ResidentClaim,
     ResidentInvitation,
@@ -636,3 +637,54 @@ def test_taking_away_a_role_outside_the_region_is_404(people, login):
     )
     assert response.status_code == 404
     assert RoleAssignment.objects.filter(pk=assignment.pk).exists()
+
+
+# Adding regions to the tree
+
+
+def test_a_community_worker_adds_a_grid_to_their_community(people, login):
+    client = login(people.community_worker)
+    response = client.post(
+        f"/workbench/regions/{people.community.pk}/add/", {"name": "第二网格", "level": "grid"}
+    )
+    assert response.status_code == 302
+    grid = Region.objects.get(name="第二网格")
+    assert grid.parent == people.community and grid.path == f"{people.community.path}{grid.pk}/"
+
+
+def test_the_region_page_offers_only_the_levels_below(people, login):
+    response = login(people.community_worker).get(f"/workbench/regions/{people.community.pk}/")
+    levels = [value for value, _label in response.context["add_form"].fields["level"].choices]
+    assert levels == ["grid", "compound", "building"]
+
+
+def test_a_duplicate_region_name_is_refused_on_the_name_field(people, login):
+    response = login(people.community_worker).post(
+        f"/workbench/regions/{people.compound.pk}/add/", {"name": "1栋", "level": "building"}
+    )
+    assert response.status_code == 200
+    assert response.context["add_form"].errors["name"]
+    assert Region.objects.filter(name="1栋").count() == 1
+
+
+def test_a_level_above_the_parent_is_refused(people, login):
+    login(people.community_worker).post(
+        f"/workbench/regions/{people.compound.pk}/add/", {"name": "新街道", "level": "street"}
+    )
+    assert not Region.objects.filter(name="新街道").exists()
+
+
+def test_a_grid_worker_may_not_add_regions(people, login):
+    response = login(people.grid_worker).post(
+        f"/workbench/regions/{people.grid.pk}/add/", {"name": "X院", "level": "compound"}
+    )
+    assert response.status_code == 404
+    assert not Region.objects.filter(name="X院").exists()
+
+
+def test_outsider_gets_404_adding_a_region_to_another_community(people, login):
+    response = login(people.outsider).post(
+        f"/workbench/regions/{people.community.pk}/add/", {"name": "第九网格", "level": "grid"}
+    )
+    assert response.status_code == 404
+    assert not Region.objects.filter(name="第九网格").exists()

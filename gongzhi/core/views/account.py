@@ -16,6 +16,7 @@ from gongzhi.core.forms import (
     ApiTokenForm,
     ClaimForm,
     InvitationCodeForm,
+    MobileCodeForm,
     RegistrationForm,
     add_service_error,
 )
@@ -37,11 +38,14 @@ SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
 def register(request):
     if request.user.is_authenticated:
         return redirect("me")
+    if request.method == "POST" and "send_code" in request.POST:
+        return register_send_code(request)
     form = RegistrationForm(request.POST or None)
     if form.is_valid():
         try:
             user = services.user_register(
                 mobile=form.cleaned_data["mobile"],
+                code=form.cleaned_data["code"],
                 name=form.cleaned_data["name"],
                 password=form.cleaned_data["password1"],
                 request=request,
@@ -55,6 +59,27 @@ def register(request):
             )
             return redirect("claim")
     context = {"form": form, "policy_version": services.CONSENT_POLICY_VERSION}
+    return render(request, "core/account/register.html", context)
+
+
+def register_send_code(request):
+    """The registration form's "send me a code" button: texts the code and shows the form again with what was
+    typed so far (passwords excepted) and no complaints about the fields not filled in yet."""
+    typed = {k: v for k, v in request.POST.items() if k in ("mobile", "name") or k.startswith("consent_")}
+    mobile_form = MobileCodeForm(request.POST)
+    code_errors = mobile_form.errors.get("mobile", [])
+    if mobile_form.is_valid():
+        try:
+            services.mobile_code_send(mobile=mobile_form.cleaned_data["mobile"])
+        except ServiceError as error:
+            code_errors = [error.message]
+        else:
+            messages.success(request, _("A verification code is on its way to your phone."))
+    context = {
+        "form": RegistrationForm(initial=typed),
+        "code_errors": code_errors,
+        "policy_version": services.CONSENT_POLICY_VERSION,
+    }
     return render(request, "core/account/register.html", context)
 
 

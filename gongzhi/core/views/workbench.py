@@ -22,11 +22,13 @@ from gongzhi.core.forms import (
     HouseholdSearchForm,
     OrganisationForm,
     OrganisationSearchForm,
+    RegionAddForm,
     ResidentForm,
     ResidentSearchForm,
     RoleGrantForm,
     add_service_error,
 )
+from gongzhi.core.models import Region
 from gongzhi.core.roles import ORGANISATION_ROLES, REGION_ROLES_BY_LEVEL, Perm
 from gongzhi.core.scope import has_perm_anywhere, has_perm_in, scope_regions
 from gongzhi.core.selectors import (
@@ -118,6 +120,11 @@ def region_detail(request, region_id: int):
     nodes = tree_nodes(request.user, region_children(region))
     if htmx_swap(request):
         return render(request, "core/workbench/_region_children.html", {"nodes": nodes})
+    return render_region(request, region, nodes=nodes)
+
+
+def render_region(request, region, *, nodes, add_form=None):
+    may_add = region.level != Region.Level.BUILDING and has_perm_in(request.user, Perm.MANAGE_REGIONS, region)
     return render(
         request,
         "core/workbench/region.html",
@@ -126,8 +133,26 @@ def region_detail(request, region_id: int):
             "ancestors": region_ancestors_visible_to(request.user, region),
             "nodes": nodes,
             "can_manage_roles": has_perm_in(request.user, Perm.MANAGE_ROLES, region),
+            "add_form": (add_form or RegionAddForm(parent=region)) if may_add else None,
         },
     )
+
+
+@workbench_view(Perm.MANAGE_REGIONS)
+@require_POST
+def region_add(request, region_id: int):
+    parent = access_region_where(request.user, Perm.MANAGE_REGIONS, region_id)
+    form = RegionAddForm(request.POST, parent=parent)
+    if form.is_valid():
+        try:
+            region = services.region_add(created_by=request.user, parent=parent, **form.cleaned_data)
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, _("%(name)s is added.") % {"name": region.name})
+            return redirect("workbench-region", region_id=parent.pk)
+    nodes = tree_nodes(request.user, region_children(parent))
+    return render_region(request, parent, nodes=nodes, add_form=form)
 
 
 # Residents
