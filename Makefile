@@ -6,7 +6,7 @@ PORT ?= 8000
 # The demo and the test suite run in development mode (embedded SQLite, development keys).
 DEV := DEBUG=1
 
-.PHONY: run test test-postgres test-browser lint messages bench-generate clean
+.PHONY: run test test-postgres test-browser lint messages bench-generate bench-load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ lint: $(VENV)/.installed-test
 messages: $(VENV)/.installed-test
 	$(DEV) $(BIN)/python manage.py makemessages -l zh_Hans -l en --no-obsolete --ignore=.venv --ignore=bench
 	$(DEV) $(BIN)/python manage.py compilemessages --ignore=.venv
+
+# City-scale benchmark on the local PostgreSQL (see bench/README.md); needs `apt-get install wrk` for the load run.
+bench-generate: $(VENV)/.installed
+	$(BIN)/python bench/generate.py
+
+bench-load: $(VENV)/.installed
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm staticfiles

@@ -60,8 +60,9 @@ def region_list(request, level: RegionLevel | None = None, parent_id: int | None
     return regions.order_by("path")
 
 
-@router.get("/regions/tree", response=list[RegionTreeOut], tags=["regions"],
-            summary="The caller's region tree")
+@router.get(
+    "/regions/tree", response=list[RegionTreeOut], tags=["regions"], summary="The caller's region tree"
+)
 def region_tree(request, max_depth: int = Query(2, ge=0, le=MAX_TREE_DEPTH)):
     """The caller's top regions, each with its children nested up to `max_depth` levels below it."""
     roots = selectors.region_roots_for(request.auth)
@@ -75,8 +76,13 @@ def region_tree(request, max_depth: int = Query(2, ge=0, le=MAX_TREE_DEPTH)):
     forest: list[dict] = []
     for region in selectors.regions_visible_to(request.auth).filter(within).order_by("path"):
         node = {
-            "id": region.pk, "name": region.name, "level": region.level, "parent_id": region.parent_id,
-            "path": region.path, "depth": region.depth, "children": [],
+            "id": region.pk,
+            "name": region.name,
+            "level": region.level,
+            "parent_id": region.parent_id,
+            "path": region.path,
+            "depth": region.depth,
+            "children": [],
         }
         nodes[region.pk] = node
         siblings = nodes[region.parent_id]["children"] if region.parent_id in nodes else forest
@@ -84,14 +90,19 @@ def region_tree(request, max_depth: int = Query(2, ge=0, le=MAX_TREE_DEPTH)):
     return forest
 
 
-@router.get("/regions/{region_id}", response={200: RegionOut, 404: ErrorOut}, tags=["regions"],
-            summary="One region")
+@router.get(
+    "/regions/{region_id}", response={200: RegionOut, 404: ErrorOut}, tags=["regions"], summary="One region"
+)
 def region_detail(request, region_id: int):
     return selectors.access_region(request.auth, region_id)
 
 
-@router.get("/regions/{region_id}/subtree", response={200: list[RegionOut], 404: ErrorOut}, tags=["regions"],
-            summary="A region and everything under it")
+@router.get(
+    "/regions/{region_id}/subtree",
+    response={200: list[RegionOut], 404: ErrorOut},
+    tags=["regions"],
+    summary="A region and everything under it",
+)
 @paginate(LimitOffset)
 def region_subtree(request, region_id: int, max_depth: int | None = Query(None, ge=0, le=MAX_TREE_DEPTH)):
     """Flat and ordered by path; `max_depth` limits how many levels below the region are included."""
@@ -99,21 +110,30 @@ def region_subtree(request, region_id: int, max_depth: int | None = Query(None, 
     return selectors.region_subtree(region, max_depth=max_depth)
 
 
-@router.get("/organisations", response=list[OrganisationOut], tags=["organisations"],
-            summary="Visible organisations")
+@router.get(
+    "/organisations", response=list[OrganisationOut], tags=["organisations"], summary="Visible organisations"
+)
 @paginate(LimitOffset)
 def organisation_list(request, kind: OrganisationKind | None = None, q: str = ""):
     return selectors.organisation_search(request.auth, query=q, kind=kind or "")
 
 
-@router.get("/organisations/{organisation_id}", response={200: OrganisationDetailOut, 404: ErrorOut},
-            tags=["organisations"], summary="One organisation")
+@router.get(
+    "/organisations/{organisation_id}",
+    response={200: OrganisationDetailOut, 404: ErrorOut},
+    tags=["organisations"],
+    summary="One organisation",
+)
 def organisation_detail(request, organisation_id: int):
     return selectors.access_organisation(request.auth, organisation_id)
 
 
-@router.post("/organisations", response={201: OrganisationDetailOut, 400: ServiceErrorOut, 404: ErrorOut},
-             tags=["organisations"], summary="Register an organisation")
+@router.post(
+    "/organisations",
+    response={201: OrganisationDetailOut, 400: ServiceErrorOut, 404: ErrorOut},
+    tags=["organisations"],
+    summary="Register an organisation",
+)
 def organisation_create(request, payload: OrganisationIn):
     region = selectors.access_region(request.auth, payload.region_id)
     organisation = services.organisation_create(
@@ -136,17 +156,25 @@ def resident_list(request, q: str = "", building_id: int | None = None, communit
     residents = selectors.resident_search(
         request.auth, query=q, building_id=building_id, community_id=community_id
     )
-    return residents.prefetch_related("tags")
+    return selectors.resident_list_rows(residents)
 
 
-@router.get("/residents/{resident_id}", response={200: ResidentDetailOut, 404: ErrorOut}, tags=["residents"],
-            summary="One resident, masked")
+@router.get(
+    "/residents/{resident_id}",
+    response={200: ResidentDetailOut, 404: ErrorOut},
+    tags=["residents"],
+    summary="One resident, masked",
+)
 def resident_detail(request, resident_id: int):
     return selectors.access_resident(request.auth, resident_id)
 
 
-@router.post("/residents/{resident_id}/unmask", response={200: UnmaskedOut, 403: ErrorOut, 404: ErrorOut},
-             tags=["residents"], summary="The full phone and ID numbers (audited)")
+@router.post(
+    "/residents/{resident_id}/unmask",
+    response={200: UnmaskedOut, 403: ErrorOut, 404: ErrorOut},
+    tags=["residents"],
+    summary="The full phone and ID numbers (audited)",
+)
 def resident_unmask(request, resident_id: int):
     """Every call is written to the audit log, whether or not the numbers are used."""
     resident = selectors.access_resident(request.auth, resident_id)

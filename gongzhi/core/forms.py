@@ -2,7 +2,10 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
 from django.urls import reverse_lazy
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -44,17 +47,44 @@ def add_service_error(form: forms.Form, error: ServiceError) -> None:
     form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
-def building_label(building: Region) -> str:
-    """Building names repeat across compounds ("1栋"), so a building is named with its compound."""
-    parent = building.parent
-    if parent is not None and parent.level == Region.Level.COMPOUND:
-        return f"{parent.name} {building.name}"
-    return building.name
+class FastSelect(forms.Select):
+    """A <select> whose options are written in Python. Django renders each option through its own template,
+    about 0.2 ms apiece: a community's hundred buildings cost more than the rest of the page together."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        selected = {str(v) for v in self.format_value(value)}
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (key, mark_safe(" selected") if str(key) in selected else "", label)
+                for key, label in self.choices
+            ),
+        )
+        return format_html(
+            "<select{}>{}</select>",
+            flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name})),
+            options,
+        )
+
+
+class ListedChoiceIterator(forms.models.ModelChoiceIterator):
+    """Reads the choices with one plain query; the default .iterator() opens a server-side cursor on
+    PostgreSQL, three round trips for a list of a few dozen."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in list(self.queryset):
+            yield self.choice(obj)
 
 
 class BuildingChoiceField(forms.ModelChoiceField):
+    widget = FastSelect
+    iterator = ListedChoiceIterator
+
     def label_from_instance(self, obj):
-        return building_label(obj)
+        return obj.label
 
 
 class RegionChoiceField(forms.ModelChoiceField):

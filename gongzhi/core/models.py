@@ -54,6 +54,15 @@ class Region(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def label(self) -> str:
+        """Building names repeat across compounds ("1栋"), so a building is named with its compound.
+        Lists should select_related the parent."""
+        parent = self.parent if self.parent_id and self.level == RegionLevel.BUILDING else None
+        if parent is not None and parent.level == RegionLevel.COMPOUND:
+            return f"{parent.name} {self.name}"
+        return self.name
+
     def is_within(self, ancestor: "Region") -> bool:
         return self.path.startswith(ancestor.path)
 

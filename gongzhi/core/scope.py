@@ -70,6 +70,27 @@ def in_scope(user, perm: Perm, *, field: str | None = "region") -> Q:
     return q
 
 
+def in_community_scope(
+    user, perm: Perm, *, community_field: str = "community", region_field: str = "region"
+) -> Q:
+    """`in_scope` for rows keyed by their community as well as their region (residents, households): the same
+    rows, found through the narrowest index. A community scope becomes an equality on the community key, so
+    a list walks the (community, name) index and stops after one page instead of joining the region table
+    (measured at 1M residents: 22 ms -> 3 ms). Other scopes keep the region path, which measured fastest for
+    a street (bench/README.md). The rows' region must lie within their community, which the services that
+    write them guarantee."""
+    if acts_as_superuser(user):
+        return EVERYTHING
+    q = NOTHING
+    for region in scope_regions(user, perm):
+        if region.level == Region.Level.COMMUNITY:
+            term = Q(**{f"{community_field}_id": region.pk})
+        else:
+            term = Q(**{f"{region_field}__path__startswith": region.path})
+        q = term if q is NOTHING else q | term
+    return q
+
+
 def has_perm_in(user, perm: Perm, region: Region) -> bool:
     if acts_as_superuser(user):
         return True

@@ -1,6 +1,9 @@
 import pytest
 from django.http import Http404
 
+from gongzhi.core.models import Resident
+from gongzhi.core.roles import Perm
+from gongzhi.core.scope import in_community_scope, in_scope
 from gongzhi.core.selectors import (
     access_organisation,
     access_resident,
@@ -49,3 +52,38 @@ def test_provider_staff_see_their_own_organisation(people):
 
 def test_admin_sees_every_resident(people):
     assert residents_visible_to(people.admin).count() == 3
+
+
+PERSONAS = [
+    "building_leader",
+    "compound_leader",
+    "grid_worker",
+    "community_worker",
+    "community_secretary",
+    "street_officer",
+    "district_officer",
+    "outsider",
+    "admin",
+]
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_the_community_keyed_scope_finds_exactly_the_rows_of_the_region_scope(people, persona):
+    user = getattr(people, persona)
+    by_region = set(Resident.objects.filter(in_scope(user, Perm.VIEW_RESIDENTS)).values_list("pk", flat=True))
+    by_community = set(
+        Resident.objects.filter(in_community_scope(user, Perm.VIEW_RESIDENTS)).values_list("pk", flat=True)
+    )
+    assert by_community == by_region
+
+
+def test_a_staff_members_own_record_outside_their_scope_stays_out_of_the_workbench(people):
+    Resident.objects.filter(pk=people.other_resident_record.pk).update(user=people.community_worker)
+    assert people.other_resident_record.pk not in residents_visible_to(people.community_worker).values_list(
+        "pk", flat=True
+    )
+
+
+def test_an_organisation_token_does_not_see_its_makers_own_record(people):
+    people.resident.token_organisation_id = people.agency.pk
+    assert not residents_visible_to(people.resident).exists()

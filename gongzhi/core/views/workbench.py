@@ -47,6 +47,7 @@ from gongzhi.core.selectors import (
     region_ancestors_visible_to,
     region_children,
     region_roots_for,
+    resident_list_rows,
     resident_search,
     resident_tags_visible_to,
     role_assignments_in,
@@ -172,7 +173,7 @@ def resident_list(request):
         building_id=building.pk if building else None,
         within=filters.get("region"),
     )
-    page = page_of(request, residents.select_related("region__parent").prefetch_related("tags"))
+    page = page_of(request, resident_list_rows(residents))
     context = {
         "form": form,
         "area": filters.get("region"),
