@@ -55,6 +55,27 @@ def communities_visible_to(user, perm: Perm = Perm.VIEW_RESIDENTS) -> QuerySet[R
     return Region.objects.filter(in_scope(user, perm, field=None), level=Region.Level.COMMUNITY)
 
 
+def community_resident_counts(user) -> list[tuple[Region, int]]:
+    """Each community in the user's scope with the number of its residents: where a street or district officer
+    starts, rather than with tens of thousands of names in alphabetical order. One grouped index-only scan."""
+    counts = dict(
+        residents_visible_to(user).order_by().values_list("community_id").annotate(residents=Count("id"))
+    )
+    communities = communities_visible_to(user).select_related("parent").order_by("path")
+    return [(community, counts.get(community.pk, 0)) for community in communities]
+
+
+def scope_spans_communities(user, perm: Perm = Perm.VIEW_RESIDENTS) -> bool:
+    """Whether the user's scope holds more than one community (a street, a district, or several roles)."""
+    regions = scope_regions(user, perm)
+    above = Region.LEVEL_ORDER.index(Region.Level.COMMUNITY)
+    return (
+        acts_as_superuser(user)
+        or len(regions) > 1
+        or any(Region.LEVEL_ORDER.index(region.level) < above for region in regions)
+    )
+
+
 def residents_visible_to(user) -> QuerySet[Resident]:
     """Residents in the user's scope; someone without a scope sees their own record. (A staff member's own
     record outside their scope is on their own page, not in the workbench: joining "scope OR own record"

@@ -17,7 +17,7 @@ from gongzhi.core.models import (
     RoleAssignment,
 )
 from gongzhi.core.roles import Role
-from gongzhi.core.services import claim_submit, resident_create
+from gongzhi.core.services import claim_submit, region_create, resident_create
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 MISSING = 999_999
@@ -688,3 +688,35 @@ def test_outsider_gets_404_adding_a_region_to_another_community(people, login):
     )
     assert response.status_code == 404
     assert not Region.objects.filter(name="第九网格").exists()
+
+
+# A street officer starts from their communities
+
+
+def test_a_street_officer_starts_from_their_communities_with_counts(people, login):
+    response = login(people.street_officer).get("/workbench/residents/")
+    choice = dict((community.name, count) for community, count in response.context["communities"])
+    assert choice == {"清波社区": 2, "东坡社区": 0}
+    assert "rows" not in response.context
+
+
+def test_a_street_officer_searching_gets_residents_not_communities(people, login):
+    response = login(people.street_officer).get("/workbench/residents/", {"q": "李"})
+    assert [row["resident"].name for row in response.context["rows"]] == ["李奶奶"]
+
+
+def test_a_community_worker_goes_straight_to_the_list(people, login):
+    response = login(people.community_worker).get("/workbench/residents/")
+    assert "communities" not in response.context and len(response.context["rows"]) == 2
+
+
+def test_the_community_choice_costs_the_same_queries_for_more_communities(
+    people, login, django_assert_max_num_queries
+):
+    client = login(people.street_officer)
+    client.get("/workbench/residents/")
+    for number in range(10):
+        region_create(parent=people.street, name=f"新社区{number}", level="community")
+    with django_assert_max_num_queries(8):
+        response = client.get("/workbench/residents/")
+    assert len(response.context["communities"]) == 12

@@ -40,6 +40,7 @@ from gongzhi.core.selectors import (
     access_resident,
     claims_pending_for,
     claims_queue_for,
+    community_resident_counts,
     household_members_visible_to,
     household_search,
     organisation_search,
@@ -51,6 +52,7 @@ from gongzhi.core.selectors import (
     resident_search,
     resident_tags_visible_to,
     role_assignments_in,
+    scope_spans_communities,
 )
 from gongzhi.core.views.site import safe_next
 
@@ -173,6 +175,8 @@ def resident_list(request):
         building_id=building.pk if building else None,
         within=filters.get("region"),
     )
+    if not any(filters.values()) and scope_spans_communities(user):
+        return render_community_choice(request, form)
     page = page_of(request, resident_list_rows(residents))
     context = {
         "form": form,
@@ -183,6 +187,14 @@ def resident_list(request):
         ],
         "can_add_resident": has_perm_anywhere(user, Perm.EDIT_RESIDENTS),
     }
+    if htmx_swap(request, "resident-results"):
+        return render(request, "core/workbench/_resident_results.html", {**context, "oob": True})
+    return render(request, "core/workbench/residents.html", context)
+
+
+def render_community_choice(request, form):
+    """A street or district officer's unfiltered list: their communities with counts, to pick or search."""
+    context = {"form": form, "communities": community_resident_counts(request.user)}
     if htmx_swap(request, "resident-results"):
         return render(request, "core/workbench/_resident_results.html", {**context, "oob": True})
     return render(request, "core/workbench/residents.html", context)
