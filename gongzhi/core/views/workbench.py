@@ -390,21 +390,28 @@ def organisation_role_grant(request, organisation_id: int):
     if not has_perm_in(request.user, Perm.MANAGE_ROLES, organisation.region):
         raise Http404
     form = RoleGrantForm(request.POST, roles=ORGANISATION_ROLES)
-    if form.is_valid():
-        try:
-            services.role_grant(
-                granted_by=request.user,
-                user=form.cleaned_data["person"],
-                role=form.cleaned_data["role"],
-                organisation=organisation,
-                request=request,
-            )
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
-            messages.success(request, _("The role is granted."))
-            return redirect("workbench-organisation", organisation_id=organisation.pk)
+    if grant_role_from(request, form, organisation=organisation):
+        return redirect("workbench-organisation", organisation_id=organisation.pk)
     return render_organisation(request, organisation, role_form=form)
+
+
+def grant_role_from(request, form: RoleGrantForm, **scope) -> bool:
+    """Grants the role the form names in `scope` (region= or organisation=); a refusal goes on the form."""
+    if not form.is_valid():
+        return False
+    try:
+        services.role_grant(
+            granted_by=request.user,
+            user=form.cleaned_data["person"],
+            role=form.cleaned_data["role"],
+            request=request,
+            **scope,
+        )
+    except ServiceError as error:
+        add_service_error(form, error)
+        return False
+    messages.success(request, _("The role is granted."))
+    return True
 
 
 # Verification of residents who claim their record
@@ -472,20 +479,8 @@ def region_roles(request, region_id: int):
     region = access_region_where(request.user, Perm.MANAGE_ROLES, region_id)
     roles = REGION_ROLES_BY_LEVEL.get(region.level, [])
     form = RoleGrantForm(request.POST or None, roles=roles)
-    if roles and form.is_valid():
-        try:
-            services.role_grant(
-                granted_by=request.user,
-                user=form.cleaned_data["person"],
-                role=form.cleaned_data["role"],
-                region=region,
-                request=request,
-            )
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
-            messages.success(request, _("The role is granted."))
-            return redirect("workbench-roles", region_id=region.pk)
+    if roles and grant_role_from(request, form, region=region):
+        return redirect("workbench-roles", region_id=region.pk)
     return render(
         request,
         "core/workbench/roles.html",
