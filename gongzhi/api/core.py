@@ -12,17 +12,17 @@ from ninja import Query, Router, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
-from gongzhi.api.pagination import LimitOffset
+from gongzhi.api.pagination import LimitOffset, LimitOffsetInput
 from gongzhi.api.schemas import (
     ErrorOut,
     MeOut,
     OrganisationDetailOut,
     OrganisationIn,
     OrganisationOut,
+    PagedResidentsOut,
     RegionOut,
     RegionTreeOut,
     ResidentDetailOut,
-    ResidentOut,
     ServiceErrorOut,
     UnmaskedOut,
 )
@@ -149,14 +149,21 @@ def organisation_create(request, payload: OrganisationIn):
     return Status(201, organisation)
 
 
-@router.get("/residents", response=list[ResidentOut], tags=["residents"], summary="The roster, masked")
-@paginate(LimitOffset)
-def resident_list(request, q: str = "", building_id: int | None = None, community_id: int | None = None):
-    """`q` matches a name, a masked phone ("138****5678") or a phone's last four digits."""
+@router.get("/residents", response=PagedResidentsOut, tags=["residents"], summary="The roster, masked")
+def resident_list(
+    request,
+    page: Query[LimitOffsetInput],
+    q: str = "",
+    building_id: int | None = None,
+    community_id: int | None = None,
+):
+    """`q` matches a name, a masked phone ("138****5678") or a phone's last four digits. Paginated like every
+    list (`limit`, `offset`; `{"items", "count"}`), but built from plain rows: the hottest list of the API."""
     residents = selectors.resident_search(
         request.auth, query=q, building_id=building_id, community_id=community_id
     )
-    return selectors.resident_list_rows(residents)
+    items = selectors.resident_list_items(request.auth, residents[page.offset : page.offset + page.limit])
+    return {"items": items, "count": residents.count()}
 
 
 @router.get(

@@ -108,16 +108,18 @@ class OrganisationIn(Schema):
     description: str = ""
 
 
-class TagOut(Schema):
+class TagItem(Schema):
     tag: str
     label: str
 
+
+class TagOut(TagItem):
     @staticmethod
     def resolve_label(resident_tag) -> str:
         return str(resident_tag.get_tag_display())
 
 
-class ResidentOut(Schema):
+class ResidentItem(Schema):
     """Masked numbers only: the full ones come from POST /residents/{id}/unmask, which is audited."""
 
     id: int
@@ -128,6 +130,15 @@ class ResidentOut(Schema):
     id_number_masked: str
     building: RegionRef
     room: str | None
+    tags: list[TagItem]
+
+
+class PagedResidentsOut(Schema):
+    items: list[ResidentItem]
+    count: int = Field(description="How many residents match, in all.")
+
+
+class ResidentOut(ResidentItem):
     tags: list[TagOut]
 
     @staticmethod
@@ -161,4 +172,3 @@ class ResidentDetailOut(ResidentOut):
 class UnmaskedOut(Schema):
     phone: str
     id_number: str
-

@@ -92,9 +92,14 @@ def in_community_scope(
 
 
 def has_perm_in(user, perm: Perm, region: Region) -> bool:
+    return has_perm_at(user, perm, region.path)
+
+
+def has_perm_at(user, perm: Perm, path: str) -> bool:
+    """`has_perm_in` for a region known only by its path (a row read with .values())."""
     if acts_as_superuser(user):
         return True
-    return any(region.path.startswith(scope.path) for scope in scope_regions(user, perm))
+    return any(path.startswith(scope.path) for scope in scope_regions(user, perm))
 
 
 def has_perm_anywhere(user, perm: Perm) -> bool:

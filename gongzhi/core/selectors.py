@@ -20,6 +20,7 @@ from gongzhi.core.roles import Perm
 from gongzhi.core.scope import (
     NOTHING,
     acts_as_superuser,
+    has_perm_at,
     has_perm_in,
     in_community_scope,
     in_scope,
@@ -139,6 +140,48 @@ def resident_list_rows(residents: QuerySet[Resident]) -> QuerySet[Resident]:
         .only(*RESIDENT_LIST_FIELDS)
         .prefetch_related("tags")
     )
+
+
+def resident_list_items(user, residents: QuerySet[Resident]) -> list[dict]:
+    """One page of residents as plain data for the API: read with .values() and one query for the tags,
+    about a quarter of the cost of model instances through schema resolvers (bench/README.md)."""
+    rows = list(
+        residents.values(
+            "id", "name", "sex", "birth_date", "phone_masked", "id_number_masked",
+            "region_id", "region__name", "region__level", "region__path", "household__number",
+        )
+    )  # fmt: skip
+    tags: dict[int, list[str]] = {}
+    for resident_id, tag in ResidentTag.objects.filter(
+        resident_id__in=[row["id"] for row in rows]
+    ).values_list("resident_id", "tag"):
+        tags.setdefault(resident_id, []).append(tag)
+    labels = dict(ResidentTag.Tag.choices)
+    items = []
+    for row in rows:
+        sensitive_shown = has_perm_at(user, Perm.VIEW_SENSITIVE_TAGS, row["region__path"])
+        items.append(
+            {
+                "id": row["id"],
+                "name": row["name"],
+                "sex": row["sex"],
+                "birth_year": row["birth_date"].year if row["birth_date"] else None,
+                "phone_masked": row["phone_masked"],
+                "id_number_masked": row["id_number_masked"],
+                "building": {
+                    "id": row["region_id"],
+                    "name": row["region__name"],
+                    "level": row["region__level"],
+                },
+                "room": row["household__number"],
+                "tags": [
+                    {"tag": tag, "label": str(labels[tag])}
+                    for tag in sorted(tags.get(row["id"], []))
+                    if sensitive_shown or tag not in ResidentTag.SENSITIVE
+                ],
+            }
+        )
+    return items
 
 
 def households_visible_to(user) -> QuerySet[Household]:

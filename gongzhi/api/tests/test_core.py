@@ -35,10 +35,14 @@ def test_resident_sees_their_masked_mobile_and_linked_record(people, login):
 def test_community_secretary_sees_their_roles_with_scope(people, login):
     me = get(login(people.community_secretary), "/api/v1/me").json()
     assert me["resident"] is None
-    assert me["roles"] == [{
-        "role": "community_secretary", "label": "Community secretary",
-        "region": {"id": people.community.pk, "name": "清波社区", "level": "community"}, "organisation": None,
-    }]
+    assert me["roles"] == [
+        {
+            "role": "community_secretary",
+            "label": "Community secretary",
+            "region": {"id": people.community.pk, "name": "清波社区", "level": "community"},
+            "organisation": None,
+        }
+    ]
 
 
 # Regions
@@ -49,8 +53,12 @@ def test_community_worker_lists_only_their_subtree(people, login):
     assert page["count"] == 5
     assert [region["name"] for region in page["items"]] == ["清波社区", "第一网格", "清波院落", "1栋", "2栋"]
     assert page["items"][0] == {
-        "id": people.community.pk, "name": "清波社区", "level": "community", "parent_id": people.street.pk,
-        "path": people.community.path, "depth": 3,
+        "id": people.community.pk,
+        "name": "清波社区",
+        "level": "community",
+        "parent_id": people.street.pk,
+        "path": people.community.path,
+        "depth": 3,
     }
 
 
@@ -150,47 +158,78 @@ def test_it_filters_organisations_by_kind_and_name(people, login):
 
 
 def test_street_officer_registers_an_organisation(people, login):
-    response = post(login(people.street_officer), "/api/v1/organisations", {
-        "name": "苏坡物业", "kind": "property_company", "region_id": people.community.pk,
-        "credit_code": VALID_CREDIT_CODES[1].lower(),
-    })
+    response = post(
+        login(people.street_officer),
+        "/api/v1/organisations",
+        {
+            "name": "苏坡物业",
+            "kind": "property_company",
+            "region_id": people.community.pk,
+            "credit_code": VALID_CREDIT_CODES[1].lower(),
+        },
+    )
     assert response.status_code == 201
     assert response.json()["credit_code"] == VALID_CREDIT_CODES[1]
     assert Organisation.objects.get(pk=response.json()["id"]).region == people.community
 
 
 def test_a_wrong_credit_code_gets_a_structured_400_and_writes_nothing(people, login):
-    response = post(login(people.street_officer), "/api/v1/organisations", {
-        "name": "苏坡物业", "kind": "property_company", "region_id": people.community.pk,
-        "credit_code": VALID_CREDIT_CODES[1][:-1] + "0",
-    })
+    response = post(
+        login(people.street_officer),
+        "/api/v1/organisations",
+        {
+            "name": "苏坡物业",
+            "kind": "property_company",
+            "region_id": people.community.pk,
+            "credit_code": VALID_CREDIT_CODES[1][:-1] + "0",
+        },
+    )
     assert response.status_code == 400
     assert response.json() == {
-        "detail": "The unified social credit code's check character is wrong.", "field": "credit_code",
+        "detail": "The unified social credit code's check character is wrong.",
+        "field": "credit_code",
     }
     assert not Organisation.objects.filter(name="苏坡物业").exists()
 
 
 def test_a_worker_without_the_permission_gets_a_400_with_the_reason(people, login):
-    response = post(login(people.community_worker), "/api/v1/organisations", {
-        "name": "苏坡物业", "kind": "property_company", "region_id": people.community.pk,
-    })
+    response = post(
+        login(people.community_worker),
+        "/api/v1/organisations",
+        {
+            "name": "苏坡物业",
+            "kind": "property_company",
+            "region_id": people.community.pk,
+        },
+    )
     assert response.status_code == 400
     assert response.json() == {"detail": "You may not register organisations in this region.", "field": None}
 
 
 def test_it_refuses_an_unknown_kind_with_422(people, login):
-    response = post(login(people.street_officer), "/api/v1/organisations", {
-        "name": "苏坡物业", "kind": "spaceship", "region_id": people.community.pk,
-    })
+    response = post(
+        login(people.street_officer),
+        "/api/v1/organisations",
+        {
+            "name": "苏坡物业",
+            "kind": "spaceship",
+            "region_id": people.community.pk,
+        },
+    )
     assert response.status_code == 422
     assert not Organisation.objects.filter(name="苏坡物业").exists()
 
 
 def test_it_refuses_to_register_in_a_region_outside_scope_with_404(people, login):
-    response = post(login(people.street_officer), "/api/v1/organisations", {
-        "name": "吉福物业", "kind": "property_company", "region_id": people.other_community.pk,
-    })
+    response = post(
+        login(people.street_officer),
+        "/api/v1/organisations",
+        {
+            "name": "吉福物业",
+            "kind": "property_company",
+            "region_id": people.other_community.pk,
+        },
+    )
     assert response.status_code == 404
     assert not Organisation.objects.filter(name="吉福物业").exists()
 
@@ -260,8 +299,11 @@ def add_residents(people, count: int) -> None:
     building_3 = region_create(parent=people.compound, name="3栋", level="building")
     for number in range(count):
         resident_create(
-            created_by=people.admin, region=building_3 if number % 2 else people.building,
-            name=f"居民{number}", phone=f"1360000{number:04d}", room=f"3-{number}",
+            created_by=people.admin,
+            region=building_3 if number % 2 else people.building,
+            name=f"居民{number}",
+            phone=f"1360000{number:04d}",
+            room=f"3-{number}",
             tags=["elderly", "disability"],
         )
 
@@ -287,3 +329,16 @@ def test_the_organisation_list_does_not_grow_in_queries(people, login, django_as
         Organisation.objects.create(name=f"协会{number}", kind="social_organisation", region=region)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert get(client, "/api/v1/organisations").json()["count"] == 12
+
+
+def test_the_resident_list_pages_with_limit_and_offset(people, login):
+    client = login(people.community_worker)
+    first = get(client, "/api/v1/residents", limit=1).json()
+    second = get(client, "/api/v1/residents", limit=1, offset=1).json()
+    assert first["count"] == second["count"] == 2
+    assert [first["items"][0]["name"], second["items"][0]["name"]] == ["张居民", "李奶奶"]
+    assert first["items"][0]["building"]["name"] == "1栋" and first["items"][0]["room"] == "1-101"
+
+
+def test_the_resident_list_refuses_a_limit_beyond_the_maximum(people, login):
+    assert get(login(people.community_worker), "/api/v1/residents", limit=501).status_code == 422
