@@ -702,7 +702,7 @@ def test_a_street_officer_starts_from_their_communities_with_counts(people, logi
 
 def test_a_street_officer_searching_gets_residents_not_communities(people, login):
     response = login(people.street_officer).get("/workbench/residents/", {"q": "李"})
-    assert [row["resident"].name for row in response.context["rows"]] == ["李奶奶"]
+    assert [row["name"] for row in response.context["rows"]] == ["李奶奶"]
 
 
 def test_a_community_worker_goes_straight_to_the_list(people, login):

@@ -48,7 +48,7 @@ from gongzhi.core.selectors import (
     region_ancestors_visible_to,
     region_children,
     region_roots_for,
-    resident_list_rows,
+    resident_list_items,
     resident_search,
     resident_tags_visible_to,
     role_assignments_in,
@@ -177,14 +177,12 @@ def resident_list(request):
     )
     if not any(filters.values()) and scope_spans_communities(user):
         return render_community_choice(request, form)
-    page = page_of(request, resident_list_rows(residents))
+    page = page_of(request, residents)
     context = {
         "form": form,
         "area": filters.get("region"),
         "page": page,
-        "rows": [
-            {"resident": resident, "tags": resident_tags_visible_to(user, resident)} for resident in page
-        ],
+        "rows": resident_list_items(user, page.object_list),
         "can_add_resident": has_perm_anywhere(user, Perm.EDIT_RESIDENTS),
     }
     if htmx_swap(request, "resident-results"):
