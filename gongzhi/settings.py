@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "csp",
     "ninja",
     "gongzhi.core",
+    "gongzhi.matters",
     "gongzhi.api",
 ]
 

@@ -9,6 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", api.urls),
+    path("matters/", include("gongzhi.matters.urls")),
+    path("open311/v2/", include("gongzhi.matters.open311")),
     path("", include("gongzhi.core.urls")),
 ]
 if settings.DEBUG:

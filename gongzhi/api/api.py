@@ -16,6 +16,7 @@ from ninja.openapi.docs import Swagger
 from gongzhi.api.auth import session_auth, token_auth
 from gongzhi.api.core import router as core_router
 from gongzhi.api.errors import install_error_handlers
+from gongzhi.api.matters import router as matters_router
 
 api = NinjaAPI(
     title="Gongzhi API",
@@ -33,3 +34,4 @@ api = NinjaAPI(
 install_error_handlers(api)
 
 api.add_router("/", core_router)
+api.add_router("/matters/", matters_router)

@@ -21,6 +21,10 @@ class Perm(StrEnum):
     MANAGE_ORGANISATIONS = "manage_organisations"
     MANAGE_ROLES = "manage_roles"
     ACT_FOR_ORGANISATION = "act_for_organisation"
+    # Matters: see those of a region (private ones too), report for a resident, set a community's categories.
+    VIEW_MATTERS = "view_matters"
+    REPORT_FOR_RESIDENTS = "report_for_residents"
+    CONFIGURE_MATTERS = "configure_matters"
 
 
 class Role(models.TextChoices):
@@ -35,7 +39,7 @@ class Role(models.TextChoices):
     WORK_UNIT_STAFF = "work_unit_staff", _("Work-unit staff")
 
 
-_NEIGHBOUR = {Perm.VIEW_REGIONS, Perm.VIEW_RESIDENTS}
+_NEIGHBOUR = {Perm.VIEW_REGIONS, Perm.VIEW_RESIDENTS, Perm.VIEW_MATTERS, Perm.REPORT_FOR_RESIDENTS}
 _WORKER = _NEIGHBOUR | {
     Perm.EDIT_RESIDENTS,
     Perm.VERIFY_RESIDENTS,
@@ -43,6 +47,7 @@ _WORKER = _NEIGHBOUR | {
     Perm.EXPORT_ROSTER,
     Perm.VIEW_ORGANISATIONS,
     Perm.MANAGE_REGIONS,
+    Perm.CONFIGURE_MATTERS,
 }
 _OFFICER = {
     Perm.VIEW_REGIONS,
@@ -52,6 +57,7 @@ _OFFICER = {
     Perm.MANAGE_ORGANISATIONS,
     Perm.MANAGE_ROLES,
     Perm.MANAGE_REGIONS,
+    Perm.VIEW_MATTERS,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {

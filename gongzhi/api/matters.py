@@ -1,0 +1,5 @@
+"""The matters router (being built)."""
+
+from ninja import Router
+
+router = Router()

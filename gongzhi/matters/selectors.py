@@ -1,0 +1,179 @@
+"""Every read of matters a page or the API needs, scoped to the user.
+
+Public matters (not of a private category) are on the public board for anyone; a private matter is seen
+only by its reporter and followers, by who oversees its region, and by staff of a department called in.
+Anything else is a 404, whether it exists or not."""
+
+import datetime
+import math
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from gongzhi.core.models import Region, RoleAssignment
+from gongzhi.core.roles import Perm
+from gongzhi.core.scope import (
+    EVERYTHING,
+    acts_as_superuser,
+    in_scope,
+    role_assignments,
+    scope_organisation_ids,
+)
+from gongzhi.matters.models import OPEN_STATUSES, CoHandler, Event, Follower, Matter, Status
+from gongzhi.matters.services import TIER_ROLES, region_at_level
+
+SIMILAR_RADIUS_METRES = 250
+SIMILAR_CLOSED_DAYS = 30
+EARTH_RADIUS_METRES = 6_371_000
+
+
+def matters_visible_to(user) -> QuerySet[Matter]:
+    if acts_as_superuser(user):
+        return Matter.objects.all()
+    visible = Q(is_private=False)
+    if user.is_authenticated:
+        visible |= (
+            Q(reporter=user)
+            | Q(entered_by=user)
+            | Exists(Follower.objects.filter(matter=OuterRef("pk"), user=user))
+            | in_scope(user, Perm.VIEW_MATTERS)
+        )
+        organisation_ids = scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION)
+        if organisation_ids:
+            visible |= Exists(
+                CoHandler.objects.filter(matter=OuterRef("pk"), organisation_id__in=organisation_ids)
+            )
+    return Matter.objects.filter(visible)
+
+
+def access_matter(user, matter_id: int) -> Matter:
+    """A matter the user may see; anything else is 404, whether forbidden or missing."""
+    matters = matters_visible_to(user).select_related(
+        "category", "region__parent", "handling_region", "community", "street", "reporter", "duplicate_of"
+    )
+    return get_object_or_404(matters, pk=matter_id)
+
+
+def public_board(
+    *,
+    region: Region | None = None,
+    category_code: str = "",
+    status: str = "",
+    since: datetime.date | None = None,
+    until: datetime.date | None = None,
+) -> QuerySet[Matter]:
+    """The public board: never a private category, newest first. Filters by the region's own key where the
+    matter row carries one (community, street, district) so that the board walks an index."""
+    matters = Matter.objects.filter(is_private=False).exclude(status=Status.WITHDRAWN)
+    if region is not None:
+        key = {"community": "community", "street": "street", "district": "district"}.get(region.level)
+        matters = matters.filter(**{key: region} if key else {"region__path__startswith": region.path})
+    if category_code:
+        matters = matters.filter(category__code=category_code)
+    if status == "open":
+        matters = matters.filter(status__in=OPEN_STATUSES)
+    elif status:
+        matters = matters.filter(status=status)
+    if since:
+        matters = matters.filter(submitted_at__date__gte=since)
+    if until:
+        matters = matters.filter(submitted_at__date__lte=until)
+    return matters.select_related("category", "region__parent", "community").order_by("-submitted_at", "-id")
+
+
+def handler_queue(user) -> QuerySet[Matter]:
+    """Open matters waiting at a tier where the user handles them, most urgent deadline first."""
+    if acts_as_superuser(user):
+        waiting = EVERYTHING
+    else:
+        waiting = Q(pk__in=[])
+        for assignment in role_assignments(user):
+            for tier, roles in TIER_ROLES.items():
+                if assignment.region_id and assignment.role in roles:
+                    waiting |= Q(handling_region_id=assignment.region_id, tier=tier)
+    return (
+        Matter.objects.filter(waiting, status__in=[Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS])
+        .select_related("category", "region__parent", "community")
+        .order_by("tier_due", "id")
+    )
+
+
+def co_handling_for(user) -> QuerySet[CoHandler]:
+    """Calls to the user's organisations still waiting for acceptance or a report."""
+    return (
+        CoHandler.objects.filter(organisation_id__in=scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION))
+        .exclude(state=CoHandler.State.REPORTED)
+        .select_related("matter__category", "organisation")
+    )
+
+
+def matters_of(user) -> QuerySet[Matter]:
+    """What the user reported, entered for someone, or follows."""
+    return (
+        Matter.objects.filter(
+            Q(reporter=user)
+            | Q(entered_by=user)
+            | Exists(Follower.objects.filter(matter=OuterRef("pk"), user=user))
+        )
+        .select_related("category", "region__parent")
+        .order_by("-submitted_at", "-id")
+    )
+
+
+def matter_timeline(matter: Matter) -> QuerySet[Event]:
+    return matter.events.select_related("actor", "organisation").order_by("at", "id")
+
+
+def matter_handlers(matter: Matter):
+    return RoleAssignment.objects.filter(
+        region=matter.handling_region, role__in=TIER_ROLES[matter.tier]
+    ).select_related("user")
+
+
+def is_following(user, matter: Matter) -> bool:
+    return user.is_authenticated and Follower.objects.filter(matter=matter, user=user).exists()
+
+
+def _distance_metres(lat1, lon1, lat2, lon2) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, map(float, (lat1, lon1, lat2, lon2)))
+    a = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_METRES * math.asin(math.sqrt(a))
+
+
+def similar_matters(
+    user, *, category_code: str, region: Region, latitude=None, longitude=None, limit: int = 5
+) -> list[Matter]:
+    """Matters like the one about to be reported: same category, same compound (or the same place when it
+    has no compound) or within 250 m, open or closed in the last 30 days, that the user may see."""
+    recent = timezone.now() - datetime.timedelta(days=SIMILAR_CLOSED_DAYS)
+    candidates = matters_visible_to(user).filter(
+        Q(status__in=OPEN_STATUSES) | Q(status=Status.CLOSED, closed_at__gte=recent),
+        category__code=category_code,
+    )
+    compound = region_at_level(region, Region.Level.COMPOUND) or region
+    nearby = Q(region__path__startswith=compound.path)
+    if latitude is not None and longitude is not None:
+        # A box a little larger than the circle, narrowed to the circle below.
+        dlat = SIMILAR_RADIUS_METRES / 111_000
+        dlon = dlat / max(math.cos(math.radians(float(latitude))), 0.01)
+        nearby |= Q(
+            latitude__range=(float(latitude) - dlat, float(latitude) + dlat),
+            longitude__range=(float(longitude) - dlon, float(longitude) + dlon),
+        )
+    found = []
+    for matter in (
+        candidates.filter(nearby).select_related("category", "region__parent").order_by("-submitted_at")[:50]
+    ):
+        in_compound = matter.region.path.startswith(compound.path)
+        close = (
+            latitude is not None
+            and matter.latitude is not None
+            and _distance_metres(latitude, longitude, matter.latitude, matter.longitude)
+            <= SIMILAR_RADIUS_METRES
+        )
+        if in_compound or close:
+            found.append(matter)
+        if len(found) == limit:
+            break
+    return found

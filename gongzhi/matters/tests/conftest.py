@@ -1,0 +1,28 @@
+"""Shared set-up for the matters tests: the platform's default categories and a way to report quickly."""
+
+import pytest
+
+from gongzhi.matters import services
+from gongzhi.matters.models import Category
+
+
+@pytest.fixture
+def categories(db) -> dict[str, Category]:
+    services.default_categories_install()
+    return {category.code: category for category in Category.objects.filter(community=None)}
+
+
+@pytest.fixture
+def report(people, categories):
+    """Reports a matter as the resident of 1栋 unless told otherwise."""
+
+    def make(code: str = "repairs", *, by=None, region=None, description="楼道灯坏了", **fields):
+        return services.matter_report(
+            entered_by=by or people.resident,
+            category=categories[code],
+            description=description,
+            region=region or people.building,
+            **fields,
+        )
+
+    return make
