@@ -246,6 +246,9 @@ class MatterPhoto(models.Model):
     class Meta:
         ordering = ["uploaded_at", "id"]
 
+    def __str__(self):
+        return self.image.name
+
 
 class Follower(models.Model):
     """Who hears of each change: the reporter and everyone who said "me too"."""
@@ -257,6 +260,9 @@ class Follower(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["matter", "user"], name="matter_follower_once")]
+
+    def __str__(self):
+        return f"{self.user} → #{self.matter_id}"
 
 
 class CoHandler(models.Model):
@@ -284,6 +290,9 @@ class CoHandler(models.Model):
                 condition=~Q(state="reported") | ~Q(report=""), name="matter_cohandler_report_written"
             ),
         ]
+
+    def __str__(self):
+        return f"{self.organisation} → #{self.matter_id}"
 
 
 class Event(models.Model):
@@ -322,3 +331,6 @@ class Event(models.Model):
     class Meta:
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["matter", "at"], name="matter_event_timeline")]
+
+    def __str__(self):
+        return f"#{self.matter_id} {self.kind}"

@@ -309,7 +309,7 @@ def matter_report(
 
 @transaction.atomic
 def matter_me_too(*, matter: Matter, user: User) -> Matter:
-    """Adds the user's voice to a matter already reported instead of reporting it again; they then follow it."""
+    """Adds the user's voice to a matter already reported instead of reporting it again; they follow it."""
     matter = _lock(matter)
     if matter.status in (Status.DUPLICATE, Status.WITHDRAWN):
         raise ServiceError(_("This matter is no longer open; report your own."))
