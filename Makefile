@@ -20,15 +20,17 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@
 
-# Background work (roster imports) runs in a worker beside the web server, sharing a file cache with it, so
-# that a long import shows its progress; stopping the server stops the worker.
+# Background work (roster imports, the periodic matter tasks) runs in a worker beside the web server, sharing a
+# file cache with it, so that a long import shows its progress; stopping the server stops the worker and the
+# periodic enqueuer.
 RUN_ENV := $(DEV) TASKS_BACKEND=database CACHE_DIR=var/cache
 
 run: $(VENV)/.installed
 	$(DEV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(DEV) $(BIN)/python manage.py seed_demo --if-empty
 	$(RUN_ENV) $(BIN)/python manage.py db_worker --no-reload & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(RUN_ENV) $(BIN)/python manage.py run_periodic & periodic=$$!; \
+	trap 'kill $$worker $$periodic 2>/dev/null' EXIT INT TERM; \
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(VENV)/.installed-test

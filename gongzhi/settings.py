@@ -138,6 +138,13 @@ TASKS = {
     }
 }
 
+# Enqueued every few minutes by `manage.py run_periodic` (started by `make run`).
+PERIODIC_TASKS = [
+    "gongzhi.matters.tasks.escalate_overdue",
+    "gongzhi.matters.tasks.auto_confirm",
+    "gongzhi.matters.tasks.remind_deadlines",
+]
+
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

@@ -11,6 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from gongzhi.core.models import Organisation, Region, RegionLevel, Resident
@@ -92,7 +93,8 @@ class Category(models.Model):
         ]
 
     def __str__(self):
-        return self.name
+        # Default categories are stored by their English msgid; a community's own name passes through.
+        return gettext(self.name)
 
 
 class Status(models.TextChoices):

@@ -20,8 +20,8 @@ from gongzhi.core.scope import (
     role_assignments,
     scope_organisation_ids,
 )
-from gongzhi.matters.models import OPEN_STATUSES, CoHandler, Event, Follower, Matter, Status
-from gongzhi.matters.services import TIER_ROLES, region_at_level
+from gongzhi.matters.models import OPEN_STATUSES, CoHandler, Event, Follower, Matter, Status, Tier
+from gongzhi.matters.services import TIER_ROLES, is_handler, is_reporter, region_at_level
 
 SIMILAR_RADIUS_METRES = 250
 SIMILAR_CLOSED_DAYS = 30
@@ -177,3 +177,31 @@ def similar_matters(
         if len(found) == limit:
             break
     return found
+
+
+def allowed_actions(user, matter: Matter) -> list[str]:
+    """What the user may do to the matter now; pages show these buttons and the API lists them. The services
+    check again under the row lock, so a stale list can only lead to a clear refusal."""
+    actions = []
+    handler = user.is_authenticated and is_handler(user, matter)
+    if handler:
+        actions += {
+            Status.SUBMITTED: ["accept", "return", "escalate", "duplicate"],
+            Status.ACCEPTED: ["start", "resolve", "return", "escalate", "duplicate"],
+            Status.IN_PROGRESS: ["resolve", "escalate", "duplicate"],
+        }.get(matter.status, [])
+        if matter.tier in (Tier.STREET, Tier.DISTRICT) and matter.status in (
+            Status.ACCEPTED,
+            Status.IN_PROGRESS,
+        ):
+            actions.append("call_in")
+        if matter.tier == Tier.DISTRICT:
+            actions = [action for action in actions if action not in ("return", "escalate")]
+    if is_reporter(user, matter):
+        if matter.status == Status.RESOLVED:
+            actions.append("confirm")
+        if matter.status in (Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS):
+            actions.append("withdraw")
+    elif user.is_authenticated and matter.status in OPEN_STATUSES + [Status.CLOSED]:
+        actions.append("me_too")
+    return actions

@@ -91,7 +91,7 @@ def region_at_level(region: Region, level: str) -> Region | None:
     return Region.objects.filter(pk__in=region.ancestor_ids(), level=level).first()
 
 
-def _handlers_at(region: Region, tier: str):
+def handlers_at(region: Region, tier: str):
     return User.objects.filter(
         pk__in=RoleAssignment.objects.filter(region=region, role__in=TIER_ROLES[tier]).values("user_id"),
         is_active=True,
@@ -105,7 +105,7 @@ def matter_route(*, region: Region, from_tier: str) -> tuple[str, Region]:
         handling_region = region_at_level(region, tier)
         if handling_region is None:
             continue
-        if tier == Tier.DISTRICT or _handlers_at(handling_region, tier).exists():
+        if tier == Tier.DISTRICT or handlers_at(handling_region, tier).exists():
             return tier, handling_region
     raise ServiceError(_("This place does not lie in a district."))
 
@@ -192,7 +192,7 @@ def _tell_reporter(matter: Matter, event: Event) -> None:
 
 def _tell_handlers(matter: Matter, title: str) -> None:
     notify(
-        users=_handlers_at(matter.handling_region, matter.tier),
+        users=handlers_at(matter.handling_region, matter.tier),
         title=title,
         body=matter.summary,
         url=_matter_url(matter),
@@ -216,7 +216,10 @@ def _save_photos(matter: Matter, photos: Sequence[UploadedFile], *, stage: str, 
     if len(photos) > MAX_PHOTOS:
         raise ServiceError(_("At most 9 photos."), field="photos")
     # Clean them all before saving any, so that one bad file leaves nothing behind.
-    cleaned = [image_clean(photo) for photo in photos]
+    try:
+        cleaned = [image_clean(photo) for photo in photos]
+    except ServiceError as error:
+        raise ServiceError(error.message, field="photos") from None
     for image in cleaned:
         MatterPhoto.objects.create(matter=matter, stage=stage, image=image, uploaded_by=user)
 
@@ -224,13 +227,16 @@ def _save_photos(matter: Matter, photos: Sequence[UploadedFile], *, stage: str, 
 # ----------------------------------------------------------------------------------------------- reporting
 
 
-def categories_for(community: Region):
-    """The categories in use in a community: its own, and the platform defaults it has not replaced."""
-    own = Category.objects.filter(community=community, is_active=True)
-    defaults = Category.objects.filter(community=None, is_active=True).exclude(
+def categories_for(community: Region, *, include_inactive: bool = False):
+    """The categories of a community: its own, and the platform defaults it has not replaced."""
+    own = Category.objects.filter(community=community)
+    defaults = Category.objects.filter(community=None).exclude(
         code__in=Category.objects.filter(community=community).values("code")
     )
-    return (own | defaults).order_by("position", "code")
+    categories = own | defaults
+    if not include_inactive:
+        categories = categories.filter(is_active=True)
+    return categories.order_by("position", "code")
 
 
 def _check_coordinates(latitude, longitude) -> None:
@@ -266,7 +272,8 @@ def matter_report(
     community = ancestors.get(RegionLevel.COMMUNITY)
     if community is None or RegionLevel.STREET not in ancestors or RegionLevel.DISTRICT not in ancestors:
         raise ServiceError(_("Choose a place within a community."), field="region")
-    if not category.is_active or category.community_id not in (None, community.pk):
+    # One of the categories in use there: a default the community has replaced or switched off is not.
+    if not categories_for(community).filter(pk=category.pk).exists():
         raise ServiceError(_("Choose a category from the list."), field="category")
     reporter = entered_by
     if on_behalf_of is not None:
@@ -506,7 +513,9 @@ def matter_withdraw(*, matter: Matter, user: User, reason: str = "") -> Matter:
     _require_status(matter, Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS)
     matter.status = Status.WITHDRAWN
     matter.save()
-    _event(matter, kind=Event.Kind.WITHDRAWN, actor=user, note=_note(reason))
+    event = _event(matter, kind=Event.Kind.WITHDRAWN, actor=user, note=_note(reason))
+    # Those who said "me too" follow it and must hear that it is no longer being handled.
+    _tell_reporter(matter, event)
     return matter
 
 
@@ -606,10 +615,7 @@ def category_configure(
     """A community's own routing and deadlines for a category, replacing the platform default there."""
     if not has_perm_in(user, Perm.CONFIGURE_MATTERS, community):
         raise ServiceError(_("You may not configure this community's categories."))
-    base = (
-        categories_for(community).filter(code=code).first()
-        or Category.objects.filter(community=community, code=code).first()
-    )
+    base = categories_for(community, include_inactive=True).filter(code=code).first()
     if base is None:
         raise ServiceError(_("Choose a category from the list."), field="code")
     if first_tier not in Tier.values:
@@ -808,7 +814,8 @@ def matters_auto_confirm(*, now: datetime.datetime | None = None) -> int:
             matter.closed_at = now
             matter.confirmation = Confirmation.AUTO
             matter.save()
-            _event(matter, kind=Event.Kind.AUTO_CONFIRMED, actor=None, at=now)
+            event = _event(matter, kind=Event.Kind.AUTO_CONFIRMED, actor=None, at=now)
+            _tell_reporter(matter, event)
             closed += 1
     return closed
 

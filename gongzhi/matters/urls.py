@@ -12,6 +12,7 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("dashboard/export.xlsx", dashboard.dashboard_export, name="dashboard_export"),
+    path("communities/<int:community_id>/categories/", views.categories, name="categories"),
     path("<int:matter_id>/", views.detail, name="detail"),
     path("<int:matter_id>/me-too/", views.me_too, name="me_too"),
     path("<int:matter_id>/<slug:action>/", views.act, name="act"),

@@ -1,8 +1,398 @@
-from django.http import HttpResponse
+"""Matter pages: the public board, reporting (with similar matters nearby), a matter's page with its
+timeline and the actions open to the viewer, the handler's queue and the reporter's own list.
+
+Thin: parse a form, call one selector or service, render. Anything the viewer may not see is a 404."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from gongzhi.core.exceptions import ServiceError
+from gongzhi.core.forms import add_service_error
+from gongzhi.core.models import Region
+from gongzhi.core.roles import Perm
+from gongzhi.core.scope import has_perm_anywhere, has_perm_in
+from gongzhi.core.selectors import access_resident, organisations_visible_to, resident_record_of
+from gongzhi.matters import selectors, services
+from gongzhi.matters.forms import (
+    BoardFilterForm,
+    CallInForm,
+    CategoryConfigForm,
+    ConfirmForm,
+    CoReportForm,
+    DuplicateForm,
+    NoteForm,
+    ReasonForm,
+    ReportForm,
+    ResolveForm,
+    WithdrawForm,
+)
+from gongzhi.matters.models import Category, CoHandler, Status
+
+BOARD_PAGE_SIZE = 20
 
 
-def _todo(request, *args, **kwargs):
-    return HttpResponse(status=501)
+class Page:
+    """A page of a list without a COUNT: the board spans a city's year of matters, and counting a million
+    rows costs more than showing twenty. One extra row tells whether there is a next page."""
+
+    def __init__(self, queryset, number: int, size: int):
+        rows = list(queryset[(number - 1) * size : number * size + 1])
+        self.number = number
+        self.object_list = rows[:size]
+        self.has_next = len(rows) > size
+        self.has_previous = number > 1
+        self.next_page_number = number + 1
+        self.previous_page_number = number - 1
+
+    def __iter__(self):
+        return iter(self.object_list)
 
 
-board = report = similar = mine = queue = detail = me_too = act = co_handle = _todo
+def page_number(request) -> int:
+    try:
+        return max(1, min(int(request.GET.get("page", 1)), 10_000))
+    except ValueError:
+        return 1
+
+
+@require_GET
+def board(request):
+    areas = Region.objects.filter(
+        level__in=[Region.Level.DISTRICT, Region.Level.STREET, Region.Level.COMMUNITY]
+    )
+    category_choices = [
+        (code, _(name)) for code, name in Category.objects.filter(community=None).values_list("code", "name")
+    ]
+    form = BoardFilterForm(
+        request.GET or None, areas=areas.order_by("path"), category_choices=category_choices
+    )
+    filters = form.cleaned_data if form.is_valid() else {}
+    matters = selectors.public_board(
+        region=filters.get("region"),
+        category_code=filters.get("category", ""),
+        status=filters.get("status", ""),
+        since=filters.get("since"),
+        until=filters.get("until"),
+    )
+    page = Page(matters, page_number(request), BOARD_PAGE_SIZE)
+    template = "matters/_board_results.html" if request.headers.get("HX-Request") else "matters/board.html"
+    return render(request, template, {"form": form, "page": page})
+
+
+def _report_places(user, resident) -> tuple[Region | None, list[Region]]:
+    """The community a report is about and the places in it to choose from (its compounds and buildings)."""
+    if resident is None:
+        return None, []
+    community = resident.community
+    places = Region.objects.filter(
+        path__startswith=community.path,
+        level__in=[Region.Level.COMMUNITY, Region.Level.GRID, Region.Level.COMPOUND, Region.Level.BUILDING],
+    ).select_related("parent")
+    return community, places.order_by("path")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def report(request):
+    on_behalf_of = None
+    if request.GET.get("for"):
+        on_behalf_of = access_resident(request.user, _int_or_404(request.GET["for"]))
+        if not has_perm_in(request.user, Perm.REPORT_FOR_RESIDENTS, on_behalf_of.region):
+            raise Http404
+    resident = on_behalf_of or resident_record_of(request.user)
+    community, places = _report_places(request.user, resident)
+    if community is None:
+        return render(request, "matters/report_needs_record.html", status=200)
+    form = ReportForm(
+        request.POST or None,
+        request.FILES or None,
+        categories=services.categories_for(community),
+        places=places,
+        initial={"region": resident.region_id},
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            matter = services.matter_report(
+                entered_by=request.user,
+                on_behalf_of=on_behalf_of,
+                category=data["category"],
+                description=data["description"],
+                region=data["region"],
+                urgency=data["urgency"],
+                hide_name=data["hide_name"],
+                latitude=data["latitude"],
+                longitude=data["longitude"],
+                photos=data["photos"],
+            )
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(
+                request,
+                _("Thank you. Your matter has been passed to %(place)s.")
+                % {"place": matter.handling_region.name},
+            )
+            return redirect("matters:detail", matter.pk)
+    return render(
+        request, "matters/report.html", {"form": form, "on_behalf_of": on_behalf_of, "community": community}
+    )
+
+
+def _int_or_404(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404 from None
+
+
+@login_required
+@require_GET
+def similar(request):
+    """The HTMX panel on the report form: matters like this one nearby, each with a "me too" button."""
+    try:
+        category = Category.objects.get(pk=int(request.GET.get("category", "")))
+        region = Region.objects.get(pk=int(request.GET.get("region", "")))
+        latitude = float(request.GET["latitude"]) if request.GET.get("latitude") else None
+        longitude = float(request.GET["longitude"]) if request.GET.get("longitude") else None
+    except (ValueError, Category.DoesNotExist, Region.DoesNotExist):
+        return render(request, "matters/_similar.html", {"matters": []})
+    matters = selectors.similar_matters(
+        request.user, category_code=category.code, region=region, latitude=latitude, longitude=longitude
+    )
+    return render(request, "matters/_similar.html", {"matters": matters})
+
+
+def detail(request, matter_id: int):
+    matter = selectors.access_matter(request.user, matter_id)
+    user = request.user
+    actions = selectors.allowed_actions(user, matter)
+    context = {
+        "matter": matter,
+        "events": selectors.matter_timeline(matter),
+        "photos": list(matter.photos.all()),
+        "co_handlers": list(matter.co_handlers.select_related("organisation")),
+        "actions": actions,
+        "may_see_people": services.is_reporter(user, matter)
+        or (user.is_authenticated and has_perm_in(user, Perm.VIEW_MATTERS, matter.region)),
+        "following": selectors.is_following(user, matter),
+        "forms": _action_forms(user, matter, actions),
+        "my_calls": _my_calls(user, matter),
+    }
+    return render(request, "matters/detail.html", context)
+
+
+def _action_forms(user, matter, actions, bound: tuple[str, object] | None = None) -> dict:
+    """An empty form for each action the viewer may take, or the bound one that failed."""
+    forms = {}
+    for action in actions:
+        if action in ACTIONS:
+            form_class = ACTIONS[action][0]
+            kwargs = {"organisations": _call_in_choices(user, matter)} if action == "call_in" else {}
+            forms[action] = form_class(**kwargs)
+    if bound:
+        forms[bound[0]] = bound[1]
+    return forms
+
+
+def _call_in_choices(user, matter):
+    return organisations_visible_to(user).filter(region__path__startswith=matter.handling_region.path)
+
+
+def _my_calls(user, matter) -> list[tuple[CoHandler, object]]:
+    """Calls to the viewer's organisations on this matter, each with the form it is waiting for."""
+    calls = []
+    for call in selectors.co_handling_for(user).filter(matter=matter):
+        calls.append((call, CoReportForm() if call.state == CoHandler.State.ACCEPTED else None))
+    return calls
+
+
+ACTIONS = {
+    # action: (form, call the service with the cleaned data)
+    "accept": (NoteForm, lambda m, u, d, f: services.matter_accept(matter=m, handler=u, note=d["note"])),
+    "start": (NoteForm, lambda m, u, d, f: services.matter_start(matter=m, handler=u, note=d["note"])),
+    "resolve": (
+        ResolveForm,
+        lambda m, u, d, f: services.matter_resolve(matter=m, handler=u, note=d["note"], photos=d["photos"]),
+    ),
+    "escalate": (
+        ReasonForm,
+        lambda m, u, d, f: services.matter_escalate(matter=m, handler=u, reason=d["reason"]),
+    ),
+    "return": (
+        ReasonForm,
+        lambda m, u, d, f: services.matter_return(matter=m, handler=u, reason=d["reason"]),
+    ),
+    "duplicate": (DuplicateForm, lambda m, u, d, f: _mark_duplicate(m, u, d["original"])),
+    "withdraw": (
+        WithdrawForm,
+        lambda m, u, d, f: services.matter_withdraw(matter=m, user=u, reason=d["reason"]),
+    ),
+    "confirm": (
+        ConfirmForm,
+        lambda m, u, d, f: services.matter_confirm(
+            matter=m, user=u, resolved=d["resolved"], rating=d["rating"], comment=d["comment"]
+        ),
+    ),
+    "call_in": (
+        CallInForm,
+        lambda m, u, d, f: services.matter_call_in(
+            matter=m, officer=u, organisations=list(d["organisations"]), note=d["note"]
+        ),
+    ),
+}
+
+DONE_MESSAGES = {
+    "accept": _("You accepted the matter."),
+    "start": _("Marked as in progress."),
+    "resolve": _("Marked as resolved; the reporter is asked to confirm."),
+    "escalate": _("Escalated to the next tier."),
+    "return": _("Returned; it goes one tier up."),
+    "duplicate": _("Marked as a duplicate."),
+    "withdraw": _("You withdrew the matter."),
+    "confirm": _("Thank you for your answer."),
+    "call_in": _("The departments are called in."),
+}
+
+
+def _mark_duplicate(matter, user, original_id: int):
+    try:
+        original = selectors.access_matter(user, original_id)
+    except Http404:
+        raise ServiceError(_("There is no matter with this number."), field="original") from None
+    return services.matter_mark_duplicate(matter=matter, handler=user, original=original)
+
+
+@login_required
+@require_POST
+def act(request, matter_id: int, action: str):
+    matter = selectors.access_matter(request.user, matter_id)
+    if action not in ACTIONS:
+        raise Http404
+    form_class, perform = ACTIONS[action]
+    kwargs = {"organisations": _call_in_choices(request.user, matter)} if action == "call_in" else {}
+    form = form_class(request.POST, request.FILES, **kwargs)
+    if form.is_valid():
+        try:
+            perform(matter, request.user, form.cleaned_data, form)
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, str(DONE_MESSAGES[action]))
+            return redirect("matters:detail", matter.pk)
+    # Show the page again with this form's errors where the button was.
+    matter.refresh_from_db()
+    actions = selectors.allowed_actions(request.user, matter)
+    context = {
+        "matter": matter,
+        "events": selectors.matter_timeline(matter),
+        "photos": list(matter.photos.all()),
+        "co_handlers": list(matter.co_handlers.select_related("organisation")),
+        "actions": actions,
+        "may_see_people": True,
+        "following": selectors.is_following(request.user, matter),
+        "forms": _action_forms(request.user, matter, actions, bound=(action, form)),
+        "failed_action": action,
+        "my_calls": _my_calls(request.user, matter),
+    }
+    return render(request, "matters/detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def me_too(request, matter_id: int):
+    matter = selectors.access_matter(request.user, matter_id)
+    try:
+        services.matter_me_too(matter=matter, user=request.user)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Noted: this matters to you too. You will hear of every change."))
+    return redirect("matters:detail", matter.pk)
+
+
+@login_required
+@require_POST
+def co_handle(request, co_handler_id: int, action: str):
+    call = selectors.co_handling_for(request.user).filter(pk=co_handler_id).first()
+    if call is None or action not in ("accept", "report"):
+        raise Http404
+    try:
+        if action == "accept":
+            services.co_handler_accept(co_handler=call, user=request.user)
+        else:
+            form = CoReportForm(request.POST)
+            if not form.is_valid():
+                raise ServiceError(form.errors["report"][0])
+            services.co_handler_report(co_handler=call, user=request.user, report=form.cleaned_data["report"])
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Your organisation's answer is recorded."))
+    return redirect("matters:detail", call.matter_id)
+
+
+@login_required
+@require_GET
+def mine(request):
+    page = Page(selectors.matters_of(request.user), page_number(request), BOARD_PAGE_SIZE)
+    return render(request, "matters/mine.html", {"page": page})
+
+
+@login_required
+@require_GET
+def queue(request):
+    if not has_perm_anywhere(request.user, Perm.VIEW_MATTERS) and not has_perm_anywhere(
+        request.user, Perm.ACT_FOR_ORGANISATION
+    ):
+        raise Http404
+    status = request.GET.get("status", "")
+    matters = selectors.handler_queue(request.user)
+    if status in (Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS):
+        matters = matters.filter(status=status)
+    page = Page(matters, page_number(request), BOARD_PAGE_SIZE)
+    calls = list(selectors.co_handling_for(request.user)[:50])
+    return render(request, "matters/queue.html", {"page": page, "calls": calls, "status": status})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def categories(request, community_id: int):
+    """A community's categories: first tier and deadlines, for people who may configure them."""
+    community = Region.objects.filter(pk=community_id, level=Region.Level.COMMUNITY).first()
+    if community is None or not has_perm_in(request.user, Perm.CONFIGURE_MATTERS, community):
+        raise Http404
+    forms = {}
+    for category in services.categories_for(community, include_inactive=True):
+        bound = request.method == "POST" and request.POST.get("code") == category.code
+        form = CategoryConfigForm(
+            request.POST if bound else None,
+            prefix=category.code,
+            initial={
+                "first_tier": category.first_tier,
+                "response_amount": category.response_amount,
+                "response_unit": category.response_unit,
+                "resolution_amount": category.resolution_amount,
+                "resolution_unit": category.resolution_unit,
+                "is_active": category.is_active,
+            },
+        )
+        if bound and form.is_valid():
+            try:
+                services.category_configure(
+                    user=request.user, community=community, code=category.code, **form.cleaned_data
+                )
+            except ServiceError as error:
+                add_service_error(form, error)
+            else:
+                messages.success(request, _("Saved: %(name)s.") % {"name": _(category.name)})
+                return redirect("matters:categories", community.pk)
+        forms[category] = form
+    if request.method == "POST" and not any(form.is_bound for form in forms.values()):
+        raise PermissionDenied
+    return render(request, "matters/categories.html", {"community": community, "forms": forms})

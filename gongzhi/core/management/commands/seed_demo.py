@@ -17,6 +17,7 @@ from gongzhi.core.demo import (
     region_label,
 )
 from gongzhi.core.models import Region
+from gongzhi.matters.demo import demo_matters_create
 
 
 def display_width(text: str) -> int:
@@ -59,12 +60,14 @@ class Command(BaseCommand):
 
         started = time.monotonic()
         built = demo_district_build(households=households)
+        matters = demo_matters_create(built)
         self.stdout.write(self.style.SUCCESS(
             _("Loaded the demo district in %(seconds).1f s: %(communities)d communities, %(households)d "
-              "households, %(residents)d residents, %(organisations)d organisations.") % {
+              "households, %(residents)d residents, %(organisations)d organisations, "
+              "%(matters)d matters.") % {
                 "seconds": time.monotonic() - started, "communities": built.communities,
                 "households": built.households, "residents": built.resident_count,
-                "organisations": len(built.organisations),
+                "organisations": len(built.organisations), "matters": matters,
             }
         ))
         rows = [
