@@ -21,7 +21,7 @@ from gongzhi.core.scope import (
     scope_organisation_ids,
 )
 from gongzhi.matters.models import OPEN_STATUSES, CoHandler, Event, Follower, Matter, Status, Tier
-from gongzhi.matters.services import TIER_ROLES, is_handler, is_reporter, region_at_level
+from gongzhi.matters.services import TIER_ROLES, is_handler, is_reporter, next_tier, region_at_level
 
 SIMILAR_RADIUS_METRES = 250
 SIMILAR_CLOSED_DAYS = 30
@@ -49,8 +49,12 @@ def matters_visible_to(user) -> QuerySet[Matter]:
 
 def access_matter(user, matter_id: int) -> Matter:
     """A matter the user may see; anything else is 404, whether forbidden or missing."""
-    matters = matters_visible_to(user).select_related(
-        "category", "region__parent", "handling_region", "community", "street", "reporter", "duplicate_of"
+    matters = (
+        matters_visible_to(user)
+        .select_related(
+            "category", "region__parent", "handling_region", "community", "street", "reporter", "duplicate_of"
+        )
+        .defer("reporter__mobile")
     )
     return get_object_or_404(matters, pk=matter_id)
 
@@ -179,29 +183,57 @@ def similar_matters(
     return found
 
 
-def allowed_actions(user, matter: Matter) -> list[str]:
+# What the handlers at the matter's current tier may do, by status: the same states the services accept.
+_WORKING = (Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS)
+HANDLER_ACTIONS = {
+    "accept": (Status.SUBMITTED,),
+    "start": (Status.ACCEPTED,),
+    "resolve": (Status.ACCEPTED, Status.IN_PROGRESS),
+    "escalate": _WORKING,
+    "return": (Status.SUBMITTED, Status.ACCEPTED),
+    "duplicate": _WORKING,
+    "call_in": (Status.ACCEPTED, Status.IN_PROGRESS),
+}
+REPORTER_ACTIONS = {"withdraw": _WORKING, "confirm": (Status.RESOLVED,)}
+
+
+def allowed_actions(user, matter: Matter, co_handlers: list[CoHandler]) -> list[str]:
     """What the user may do to the matter now; pages show these buttons and the API lists them. The services
     check again under the row lock, so a stale list can only lead to a clear refusal."""
+    if not user.is_authenticated:
+        return []
     actions = []
-    handler = user.is_authenticated and is_handler(user, matter)
-    if handler:
-        actions += {
-            Status.SUBMITTED: ["accept", "return", "escalate", "duplicate"],
-            Status.ACCEPTED: ["start", "resolve", "return", "escalate", "duplicate"],
-            Status.IN_PROGRESS: ["resolve", "escalate", "duplicate"],
-        }.get(matter.status, [])
-        if matter.tier in (Tier.STREET, Tier.DISTRICT) and matter.status in (
-            Status.ACCEPTED,
-            Status.IN_PROGRESS,
-        ):
-            actions.append("call_in")
-        if matter.tier == Tier.DISTRICT:
-            actions = [action for action in actions if action not in ("return", "escalate")]
+    if is_handler(user, matter):
+        for action, statuses in HANDLER_ACTIONS.items():
+            if matter.status not in statuses:
+                continue
+            if action in ("escalate", "return") and next_tier(matter.tier) is None:
+                continue
+            if action == "call_in" and matter.tier not in (Tier.STREET, Tier.DISTRICT):
+                continue
+            if action == "resolve" and any(c.state != CoHandler.State.REPORTED for c in co_handlers):
+                continue
+            actions.append(action)
     if is_reporter(user, matter):
-        if matter.status == Status.RESOLVED:
-            actions.append("confirm")
-        if matter.status in (Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS):
-            actions.append("withdraw")
-    elif user.is_authenticated and matter.status in OPEN_STATUSES + [Status.CLOSED]:
+        actions += [action for action, statuses in REPORTER_ACTIONS.items() if matter.status in statuses]
+    elif (
+        matter.status not in (Status.DUPLICATE, Status.WITHDRAWN)
+        and not matter.followers.filter(user=user, me_too=True).exists()
+    ):
         actions.append("me_too")
     return actions
+
+
+def co_handler_actions(co_handler: CoHandler, organisation_ids: list[int]) -> list[str]:
+    """What staff of the caller's organisations may do for a department called in: accept, then report."""
+    if co_handler.organisation_id not in organisation_ids:
+        return []
+    return {CoHandler.State.CALLED: ["accept"], CoHandler.State.ACCEPTED: ["report"]}.get(
+        co_handler.state, []
+    )
+
+
+def access_co_handler(user, co_handler_id: int) -> CoHandler:
+    """A department's call on a matter the user may see; 404 otherwise, like the matter itself."""
+    co_handlers = CoHandler.objects.filter(matter__in=matters_visible_to(user))
+    return get_object_or_404(co_handlers.select_related("matter", "organisation"), pk=co_handler_id)

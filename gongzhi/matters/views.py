@@ -171,12 +171,13 @@ def similar(request):
 def detail(request, matter_id: int):
     matter = selectors.access_matter(request.user, matter_id)
     user = request.user
-    actions = selectors.allowed_actions(user, matter)
+    co_handlers = list(matter.co_handlers.select_related("organisation"))
+    actions = selectors.allowed_actions(user, matter, co_handlers)
     context = {
         "matter": matter,
         "events": selectors.matter_timeline(matter),
         "photos": list(matter.photos.all()),
-        "co_handlers": list(matter.co_handlers.select_related("organisation")),
+        "co_handlers": co_handlers,
         "actions": actions,
         "may_see_people": services.is_reporter(user, matter)
         or (user.is_authenticated and has_perm_in(user, Perm.VIEW_MATTERS, matter.region)),
@@ -287,12 +288,13 @@ def act(request, matter_id: int, action: str):
             return redirect("matters:detail", matter.pk)
     # Show the page again with this form's errors where the button was.
     matter.refresh_from_db()
-    actions = selectors.allowed_actions(request.user, matter)
+    co_handlers = list(matter.co_handlers.select_related("organisation"))
+    actions = selectors.allowed_actions(request.user, matter, co_handlers)
     context = {
         "matter": matter,
         "events": selectors.matter_timeline(matter),
         "photos": list(matter.photos.all()),
-        "co_handlers": list(matter.co_handlers.select_related("organisation")),
+        "co_handlers": co_handlers,
         "actions": actions,
         "may_see_people": True,
         "following": selectors.is_following(request.user, matter),
