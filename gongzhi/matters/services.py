@@ -345,6 +345,8 @@ def matter_accept(*, matter: Matter, handler: User, note: str = "", now=None) ->
     if matter.status != Status.SUBMITTED:
         raise ServiceError(_("This matter has already been accepted by someone else."))
     matter.status = Status.ACCEPTED
+    # A reminder of the response deadline was for that deadline; the resolution deadline gets its own.
+    matter.deadline_reminded_at = None
     if matter.first_response_at is None:
         matter.first_response_at = now
         matter.response_seconds = int(working_time_between(matter.submitted_at, now).total_seconds())
@@ -488,8 +490,16 @@ def matter_mark_duplicate(*, matter: Matter, handler: User, original: Matter) ->
     matter = _lock(matter)
     _require_handler(handler, matter)
     _require_status(matter, Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS)
-    if original.pk == matter.pk or original.status in (Status.DUPLICATE, Status.WITHDRAWN):
-        raise ServiceError(_("Choose another open or closed matter as the original."), field="original")
+    # Locked too: a matter being withdrawn at this moment must not become the original.
+    original = Matter.objects.select_for_update().get(pk=original.pk)
+    if (
+        original.pk == matter.pk
+        or original.community_id != matter.community_id
+        or original.status in (Status.DUPLICATE, Status.WITHDRAWN)
+    ):
+        raise ServiceError(
+            _("Choose another open or closed matter of the same community as the original."), field="original"
+        )
     matter.status = Status.DUPLICATE
     matter.duplicate_of = original
     matter.save()
@@ -560,6 +570,8 @@ def _lock_co_handler(co_handler: CoHandler, user: User) -> CoHandler:
     co_handler = CoHandler.objects.select_for_update().select_related("matter").get(pk=co_handler.pk)
     if co_handler.organisation_id not in scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION):
         raise ServiceError(_("Only staff of the organisation called in can answer for it."))
+    if co_handler.matter.status not in (Status.ACCEPTED, Status.IN_PROGRESS):
+        raise ServiceError(_("This matter is no longer being handled."))
     return co_handler
 
 

@@ -1,6 +1,7 @@
 """Shared set-up for the matters tests: the platform's default categories and a way to report quickly."""
 
 import pytest
+from django.utils import translation
 
 from gongzhi.matters import services
 from gongzhi.matters.models import Category
@@ -26,3 +27,10 @@ def report(people, categories):
         )
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def english_messages():
+    """Service messages are matched in English (the msgids); pages are checked in the default Chinese."""
+    with translation.override("en"):
+        yield
