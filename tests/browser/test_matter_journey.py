@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from gongzhi.matters.models import Matter, Status, Tier
+from gongzhi.matters.models import Category, Matter, Status, Tier
 from gongzhi.matters.services import default_categories_install
 
 pytestmark = pytest.mark.browser
@@ -41,7 +41,8 @@ def test_a_matter_climbs_from_the_compound_to_the_community_and_is_rated(people,
 
     sign_in(people.resident, "13800000001")
     page.goto("/matters/new/")
-    page.select_option("select[name=category]", label="Shared facilities need repair")
+    repairs = Category.objects.get(community=None, code="repairs")
+    page.select_option("select[name=category]", value=str(repairs.pk))
     page.fill("textarea[name=description]", "2单元楼道的声控灯坏了一周，晚上老人看不见台阶")
     page.set_input_files("input[name=photos]", str(photo(tmp_path)))
     page.locator("#report-form button[type=submit]").last.click()

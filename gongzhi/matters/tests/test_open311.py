@@ -211,7 +211,7 @@ def test_it_filters_requests_by_status(client, people, report):
     assert ids(status="closed") == [duplicate.pk]
     assert ids(status="open,closed") == [duplicate.pk, open_matter.pk]
     closed = get_json(client, f"requests/{duplicate.pk}")[1][0]
-    assert closed["status_notes"] == f"Duplicate of request {open_matter.pk}."
+    assert closed["status_notes"] == f"与请求 {open_matter.pk} 重复。"  # Chinese, the default language
     response, errors = get_json(client, "requests", status="pending")
     assert response.status_code == 400 and "status" in errors[0]["description"]
 
