@@ -35,7 +35,10 @@ class PhotosField(forms.FileField):
 
 class ReportForm(forms.Form):
     category = ListedModelChoiceField(
-        label=_("What is it about?"), queryset=Category.objects.none(), widget=FastSelect, empty_label=None
+        label=_("What is it about?"),
+        queryset=Category.objects.none(),
+        widget=FastSelect,
+        empty_label=_("Choose a category"),
     )
     description = forms.CharField(
         label=_("Describe the problem"),

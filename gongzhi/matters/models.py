@@ -17,6 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from gongzhi.core.models import Organisation, Region, RegionLevel, Resident
 
 DESCRIPTION_MAX_LENGTH = 4000
+SUBMITTED_COVER = ["status", "first_response_at", "response_due", "response_seconds"]
+CLOSED_COVER = ["confirmation", "rating"]
 
 
 class Tier(models.TextChoices):
@@ -192,13 +194,31 @@ class Matter(models.Model):
         verbose_name = _("matter")
         verbose_name_plural = _("matters")
         ordering = ["-submitted_at", "-id"]
+        # Each dashboard figure counts by its own date (reported, closed, due, resolved), so a district's
+        # month combines these (region, date) indexes; the included columns let the trend and the percentiles
+        # read the index alone on PostgreSQL (SQLite ignores INCLUDE). Measured in bench/README.md.
         indexes = [
-            models.Index(fields=["district", "submitted_at"], name="matter_district_submitted"),
-            models.Index(fields=["street", "submitted_at"], name="matter_street_submitted"),
-            models.Index(fields=["community", "submitted_at"], name="matter_community_submitted"),
+            models.Index(
+                fields=["district", "submitted_at"], include=SUBMITTED_COVER, name="matter_district_submitted"
+            ),
+            models.Index(
+                fields=["street", "submitted_at"], include=SUBMITTED_COVER, name="matter_street_submitted"
+            ),
+            models.Index(
+                fields=["community", "submitted_at"],
+                include=SUBMITTED_COVER,
+                name="matter_community_submitted",
+            ),
+            models.Index(
+                fields=["district", "closed_at"], include=CLOSED_COVER, name="matter_district_closed"
+            ),
+            models.Index(fields=["street", "closed_at"], include=CLOSED_COVER, name="matter_street_closed"),
+            models.Index(fields=["district", "resolution_due"], name="matter_district_due"),
+            models.Index(fields=["street", "resolution_due"], name="matter_street_due"),
+            models.Index(fields=["district", "first_resolved_at"], name="matter_district_resolved"),
+            models.Index(fields=["street", "first_resolved_at"], name="matter_street_resolved"),
             models.Index(fields=["handling_region", "status"], name="matter_handling_status"),
             models.Index(fields=["status", "tier_due"], name="matter_status_tier_due"),
-            models.Index(fields=["district", "resolution_due"], name="matter_district_due"),
             models.Index(fields=["-submitted_at", "-id"], condition=Q(is_private=False), name="matter_board"),
         ]
         constraints = [

@@ -38,6 +38,10 @@ def act(page, action: str, **fields):
 
 def test_a_matter_climbs_from_the_compound_to_the_community_and_is_rated(people, page, sign_in, tmp_path):
     default_categories_install()
+    csp_violations = []
+    page.on(
+        "console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None
+    )
 
     sign_in(people.resident, "13800000001")
     page.goto("/matters/new/")
@@ -76,3 +80,13 @@ def test_a_matter_climbs_from_the_compound_to_the_community_and_is_rated(people,
     expect(page.get_by_test_id("matter-rating")).to_contain_text("5")
     matter.refresh_from_db()
     assert (matter.status, matter.rating) == (Status.CLOSED, 5)
+
+    switch_to(page, sign_in, people.street_officer, "13800000007")
+    page.goto(f"/matters/dashboard/?region={people.street.pk}")
+    figures = page.get_by_test_id("dashboard-figures")
+    expect(figures.locator("[data-metric=received] .figure")).to_have_text("1")
+    expect(figures.locator("[data-metric=satisfaction] .fraction")).to_have_text("1 / 1")
+    expect(figures.locator("[data-metric=resolution] .fraction").first).to_have_text("1 / 1")
+    expect(page.get_by_test_id("dashboard-rankings")).to_contain_text(people.community.name)
+    expect(page.locator("#trend-chart canvas, [data-testid=dashboard-trend] canvas").first).to_be_visible()
+    assert csp_violations == []
