@@ -18,9 +18,12 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0
 # A Redis database of its own, so that the benchmark's sessions and cache do not mix with anyone else's.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 
-# The two staff accounts the generator creates (printed at the end of a run).
+# The staff accounts the generator creates (printed at the end of a run): a community worker of the largest
+# community, the street officer and the district officer above it, and the leader of its first compound.
 WORKER_MOBILE = "13900000001"
 OFFICER_MOBILE = "13900000002"
+DISTRICT_MOBILE = "13900000003"
+COMPOUND_MOBILE = "13900000004"
 PASSWORD = "bench-Gongzhi-2026"
 
 

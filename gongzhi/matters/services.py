@@ -426,6 +426,9 @@ def matter_confirm(
         matter.status = Status.IN_PROGRESS
         matter.reopen_count += 1
         matter.reopened_at = now
+        # The tier gets the category's time again to put it right, instead of escalating at the next tick.
+        matter.tier_due = _resolution_due(matter.category, now)
+        matter.deadline_reminded_at = None
         matter.resolved_at = None
         matter.resolved_tier = ""
         kind = Event.Kind.REOPENED

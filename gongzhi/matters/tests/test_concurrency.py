@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from django.db import connection, connections, transaction
+from django.utils import translation
 
 from conftest import grant, make_user
 from gongzhi.core.exceptions import ServiceError
@@ -31,7 +32,8 @@ def test_two_handlers_accepting_at_once_one_wins_and_the_other_is_told(people, r
     def accept(handler_id: int) -> None:
         try:
             handler = User.objects.get(pk=handler_id)
-            with transaction.atomic():
+            # The active language is per thread: the refusal is matched in English below.
+            with translation.override("en"), transaction.atomic():
                 # Read inside the transaction first, so that both have begun before either locks the row.
                 assert Matter.objects.get(pk=matter.pk).status == Status.SUBMITTED
                 barrier.wait()
