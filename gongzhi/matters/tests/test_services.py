@@ -1021,7 +1021,9 @@ def test_a_department_cannot_answer_once_the_matter_is_withdrawn(people, street_
 def test_a_reopened_matter_gets_its_tier_time_afresh(people, report):
     matter = report("repairs", now=at(2026, 11, 2, 9))
     services.matter_accept(matter=matter, handler=people.compound_leader, now=at(2026, 11, 2, 10))
-    services.matter_resolve(matter=matter, handler=people.compound_leader, note="修好了", now=at(2026, 11, 12, 9))
+    services.matter_resolve(
+        matter=matter, handler=people.compound_leader, note="修好了", now=at(2026, 11, 12, 9)
+    )
     services.matter_confirm(matter=matter, user=people.resident, resolved=False, now=at(2026, 11, 13, 9))
     matter.refresh_from_db()
     assert matter.tier_due == add_working_days(at(2026, 11, 13, 9), 7)
