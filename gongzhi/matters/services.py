@@ -748,13 +748,14 @@ DEFAULT_CATEGORIES = [
 ]
 
 
-def default_categories_install() -> None:
-    """Creates any missing platform-default category (used by the demo and the tests)."""
+def default_categories_install(*, category_model=Category) -> None:
+    """Creates any missing platform-default category: for the demo and the tests, and in migration 0003
+    with the historical model."""
     for position, (code, name, group, category_class, first_tier, private) in enumerate(DEFAULT_CATEGORIES):
         (response_amount, response_unit), (resolution_amount, resolution_unit) = DEFAULT_DEADLINES[
             category_class
         ]
-        Category.objects.get_or_create(
+        category_model.objects.get_or_create(
             community=None,
             code=code,
             defaults={

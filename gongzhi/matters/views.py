@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gongzhi.core.exceptions import ServiceError
@@ -169,7 +170,11 @@ def similar(request):
 
 
 def detail(request, matter_id: int):
-    matter = selectors.access_matter(request.user, matter_id)
+    return _detail_page(request, selectors.access_matter(request.user, matter_id))
+
+
+def _detail_page(request, matter, *, failed: tuple[str, object] | None = None):
+    """The matter's page; after a refused action, with that action's form and its errors open."""
     user = request.user
     co_handlers = list(matter.co_handlers.select_related("organisation"))
     actions = selectors.allowed_actions(user, matter, co_handlers)
@@ -182,10 +187,11 @@ def detail(request, matter_id: int):
         "may_see_people": services.is_reporter(user, matter)
         or (user.is_authenticated and has_perm_in(user, Perm.VIEW_MATTERS, matter.region)),
         "following": selectors.is_following(user, matter),
-        "forms": _action_forms(user, matter, actions),
+        "forms": _action_forms(user, matter, actions, bound=failed),
+        "failed_action": failed[0] if failed else "",
         "my_calls": _my_calls(user, matter),
     }
-    return render(request, "matters/detail.html", context)
+    return render(request, "matters/detail.html", context, status=400 if failed else 200)
 
 
 def _action_forms(user, matter, actions, bound: tuple[str, object] | None = None) -> dict:
@@ -215,49 +221,49 @@ def _my_calls(user, matter) -> list[tuple[CoHandler, object]]:
 
 ACTIONS = {
     # action: (form, call the service with the cleaned data)
-    "accept": (NoteForm, lambda m, u, d, f: services.matter_accept(matter=m, handler=u, note=d["note"])),
-    "start": (NoteForm, lambda m, u, d, f: services.matter_start(matter=m, handler=u, note=d["note"])),
+    "accept": (NoteForm, lambda m, u, d: services.matter_accept(matter=m, handler=u, note=d["note"])),
+    "start": (NoteForm, lambda m, u, d: services.matter_start(matter=m, handler=u, note=d["note"])),
     "resolve": (
         ResolveForm,
-        lambda m, u, d, f: services.matter_resolve(matter=m, handler=u, note=d["note"], photos=d["photos"]),
+        lambda m, u, d: services.matter_resolve(matter=m, handler=u, note=d["note"], photos=d["photos"]),
     ),
     "escalate": (
         ReasonForm,
-        lambda m, u, d, f: services.matter_escalate(matter=m, handler=u, reason=d["reason"]),
+        lambda m, u, d: services.matter_escalate(matter=m, handler=u, reason=d["reason"]),
     ),
     "return": (
         ReasonForm,
-        lambda m, u, d, f: services.matter_return(matter=m, handler=u, reason=d["reason"]),
+        lambda m, u, d: services.matter_return(matter=m, handler=u, reason=d["reason"]),
     ),
-    "duplicate": (DuplicateForm, lambda m, u, d, f: _mark_duplicate(m, u, d["original"])),
+    "duplicate": (DuplicateForm, lambda m, u, d: _mark_duplicate(m, u, d["original"])),
     "withdraw": (
         WithdrawForm,
-        lambda m, u, d, f: services.matter_withdraw(matter=m, user=u, reason=d["reason"]),
+        lambda m, u, d: services.matter_withdraw(matter=m, user=u, reason=d["reason"]),
     ),
     "confirm": (
         ConfirmForm,
-        lambda m, u, d, f: services.matter_confirm(
+        lambda m, u, d: services.matter_confirm(
             matter=m, user=u, resolved=d["resolved"], rating=d["rating"], comment=d["comment"]
         ),
     ),
     "call_in": (
         CallInForm,
-        lambda m, u, d, f: services.matter_call_in(
+        lambda m, u, d: services.matter_call_in(
             matter=m, officer=u, organisations=list(d["organisations"]), note=d["note"]
         ),
     ),
 }
 
 DONE_MESSAGES = {
-    "accept": _("You accepted the matter."),
-    "start": _("Marked as in progress."),
-    "resolve": _("Marked as resolved; the reporter is asked to confirm."),
-    "escalate": _("Escalated to the next tier."),
-    "return": _("Returned; it goes one tier up."),
-    "duplicate": _("Marked as a duplicate."),
-    "withdraw": _("You withdrew the matter."),
-    "confirm": _("Thank you for your answer."),
-    "call_in": _("The departments are called in."),
+    "accept": gettext_lazy("You accepted the matter."),
+    "start": gettext_lazy("Marked as in progress."),
+    "resolve": gettext_lazy("Marked as resolved; the reporter is asked to confirm."),
+    "escalate": gettext_lazy("Escalated to the next tier."),
+    "return": gettext_lazy("Returned; it goes one tier up."),
+    "duplicate": gettext_lazy("Marked as a duplicate."),
+    "withdraw": gettext_lazy("You withdrew the matter."),
+    "confirm": gettext_lazy("Thank you for your answer."),
+    "call_in": gettext_lazy("The departments are called in."),
 }
 
 
@@ -280,29 +286,14 @@ def act(request, matter_id: int, action: str):
     form = form_class(request.POST, request.FILES, **kwargs)
     if form.is_valid():
         try:
-            perform(matter, request.user, form.cleaned_data, form)
+            perform(matter, request.user, form.cleaned_data)
         except ServiceError as error:
             add_service_error(form, error)
         else:
             messages.success(request, str(DONE_MESSAGES[action]))
             return redirect("matters:detail", matter.pk)
-    # Show the page again with this form's errors where the button was.
     matter.refresh_from_db()
-    co_handlers = list(matter.co_handlers.select_related("organisation"))
-    actions = selectors.allowed_actions(request.user, matter, co_handlers)
-    context = {
-        "matter": matter,
-        "events": selectors.matter_timeline(matter),
-        "photos": list(matter.photos.all()),
-        "co_handlers": co_handlers,
-        "actions": actions,
-        "may_see_people": True,
-        "following": selectors.is_following(request.user, matter),
-        "forms": _action_forms(request.user, matter, actions, bound=(action, form)),
-        "failed_action": action,
-        "my_calls": _my_calls(request.user, matter),
-    }
-    return render(request, "matters/detail.html", context, status=400)
+    return _detail_page(request, matter, failed=(action, form))
 
 
 @login_required

@@ -4,27 +4,9 @@ from django.db import migrations
 
 
 def forwards(apps, schema_editor):
-    from gongzhi.matters.services import DEFAULT_CATEGORIES, DEFAULT_DEADLINES
+    from gongzhi.matters.services import default_categories_install
 
-    Category = apps.get_model("matters", "Category")
-    for position, (code, name, group, category_class, first_tier, private) in enumerate(DEFAULT_CATEGORIES):
-        (response_amount, response_unit), (resolution_amount, resolution_unit) = DEFAULT_DEADLINES[category_class]
-        Category.objects.get_or_create(
-            community=None,
-            code=code,
-            defaults={
-                "name": name,
-                "group": group,
-                "category_class": category_class,
-                "first_tier": first_tier,
-                "response_amount": response_amount,
-                "response_unit": response_unit,
-                "resolution_amount": resolution_amount,
-                "resolution_unit": resolution_unit,
-                "is_private": private,
-                "position": position,
-            },
-        )
+    default_categories_install(category_model=apps.get_model("matters", "Category"))
 
 
 class Migration(migrations.Migration):
