@@ -63,7 +63,42 @@ def demo_matters_create(built: DemoDistrict, *, seed: int = 2026, count: int = D
         _handle(matter, rng, now)
         made += 1
     services.matters_auto_confirm(now=now)
-    return made
+    return made + _matters_to_try(built, categories, now)
+
+
+def _matters_to_try(built: DemoDistrict, categories: dict, now: datetime.datetime) -> int:
+    """Three matters the README walks through: one waiting for 刘德明 to accept, one waiting for 周建平 to
+    confirm and rate, and one at the street where 罗斌 can call departments in."""
+    resident, leader = built.users["resident"], built.users["compound_leader"]
+    home = built.residents["resident"].region
+    hours = datetime.timedelta(hours=1)
+    services.matter_report(
+        entered_by=resident,
+        category=categories["repairs"],
+        description="1栋2单元的楼道扶手松动了，老人上下楼不安全",
+        region=home,
+        now=now - 20 * hours,
+    )
+    to_confirm = services.matter_report(
+        entered_by=resident,
+        category=categories["sanitation"],
+        description="院子东侧的垃圾分类点三天没有清运",
+        region=home,
+        now=now - 100 * hours,
+    )
+    services.matter_accept(matter=to_confirm, handler=leader, note="今天联系物业", now=now - 96 * hours)
+    services.matter_resolve(
+        matter=to_confirm, handler=leader, note="物业已清运，并增加每日巡查", now=now - 30 * hours
+    )
+    at_street = services.matter_report(
+        entered_by=resident,
+        category=categories["building-safety"],
+        description="1栋外墙瓷砖脱落，楼下停车和行人有危险",
+        region=home,
+        now=now - 50 * hours,
+    )
+    services.matter_accept(matter=at_street, handler=built.users["street_officer"], now=now - 47 * hours)
+    return 3
 
 
 def _handler(matter: Matter):
