@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 
 from gongzhi.core.models import Organisation, Region, Resident, RoleAssignment, User
 from gongzhi.core.roles import Role
@@ -66,6 +67,12 @@ def grant(
     user: User, role: str, *, region: Region | None = None, organisation: Organisation | None = None
 ) -> None:
     RoleAssignment.objects.create(user=user, role=role, region=region, organisation=organisation)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty cache: cached figures or rate limits must not leak between tests."""
+    cache.clear()
 
 
 @pytest.fixture

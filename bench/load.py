@@ -42,6 +42,15 @@ GOAL_FLOOR_SHARE = 0.5
 REPORTER = benchenv.ROOT / "bench" / "report.lua"
 
 
+# The generated staff: community worker, street officer, district officer, compound leader.
+USERS = {
+    "worker": benchenv.WORKER_MOBILE,
+    "officer": benchenv.OFFICER_MOBILE,
+    "district": benchenv.DISTRICT_MOBILE,
+    "compound": benchenv.COMPOUND_MOBILE,
+}
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -64,7 +73,7 @@ def parse_args() -> argparse.Namespace:
         default="gongzhi.wsgi",
         help="WSGI module for gunicorn; bench/ is on its path",
     )
-    parser.add_argument("--user", choices=["worker", "officer"], default="worker")
+    parser.add_argument("--user", choices=list(USERS), default="worker")
     parser.add_argument("--database-url", default=benchenv.DATABASE_URL)
     args = parser.parse_args()
     args.targets = [parse_target(target) for target in args.targets or DEFAULT_TARGETS]
@@ -329,7 +338,7 @@ def report(results: list[dict], floor: dict | None) -> None:
 def main() -> None:
     args = parse_args()
     env = benchenv.environment(args.database_url)
-    mobile = benchenv.WORKER_MOBILE if args.user == "worker" else benchenv.OFFICER_MOBILE
+    mobile = USERS[args.user]
     load_before = os.getloadavg()
     if load_before[0] > 1.0:
         print(f"Warning: the load average is {load_before[0]:.1f} before the run; other work will skew it.")

@@ -28,7 +28,15 @@ from gongzhi.core.models import Region, RegionLevel
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import acts_as_superuser, has_perm_anywhere, in_scope, scope_regions
 from gongzhi.core.selectors import access_region_where
-from gongzhi.matters.metrics import DEFAULT_SORT, SORTS, Dashboard, Metrics, Period, Rate, dashboard_figures
+from gongzhi.matters.metrics import (
+    DEFAULT_SORT,
+    SORTS,
+    Dashboard,
+    Metrics,
+    Period,
+    Rate,
+    dashboard_figures_cached,
+)
 from gongzhi.matters.models import TIER_ORDER, Tier
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -187,7 +195,7 @@ class DashboardRequest:
         if not self.form.is_valid():
             return None
         form = self.form
-        return dashboard_figures(region=self.region, period=form.chosen_period, sort=form.chosen_sort)
+        return dashboard_figures_cached(region=self.region, period=form.chosen_period, sort=form.chosen_sort)
 
 
 def _trend_chart(figures: Dashboard) -> dict:

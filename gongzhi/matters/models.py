@@ -259,8 +259,16 @@ class Matter(models.Model):
 
     @property
     def summary(self) -> str:
-        first_line = self.description.strip().splitlines()[0] if self.description.strip() else ""
-        return first_line if len(first_line) <= 60 else first_line[:59] + "…"
+        return summarise(self.description)
+
+
+SUMMARY_LENGTH = 60
+
+
+def summarise(description: str) -> str:
+    """The first line of a description, cut to fit a list row."""
+    first_line = description.strip().splitlines()[0] if description.strip() else ""
+    return first_line if len(first_line) <= SUMMARY_LENGTH else first_line[: SUMMARY_LENGTH - 1] + "…"
 
 
 class MatterPhoto(models.Model):

@@ -289,7 +289,7 @@ def _published_matters() -> QuerySet[Matter]:
     first_photo = MatterPhoto.objects.filter(matter=OuterRef("pk")).order_by("uploaded_at", "id")
     return (
         public_board()
-        .select_related("handling_region", "street")
+        .select_related("category", "region__parent", "community", "handling_region", "street")
         .annotate(
             latest_event_at=Subquery(latest.values("at")[:1]),
             latest_event_kind=Subquery(latest.values("kind")[:1]),

@@ -8,6 +8,7 @@ import datetime
 import math
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Left
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -20,7 +21,18 @@ from gongzhi.core.scope import (
     role_assignments,
     scope_organisation_ids,
 )
-from gongzhi.matters.models import OPEN_STATUSES, CoHandler, Event, Follower, Matter, Status, Tier
+from gongzhi.matters.models import (
+    OPEN_STATUSES,
+    SUMMARY_LENGTH,
+    Category,
+    CoHandler,
+    Event,
+    Follower,
+    Matter,
+    Status,
+    Tier,
+    summarise,
+)
 from gongzhi.matters.services import TIER_ROLES, is_handler, is_reporter, next_tier, region_at_level
 
 SIMILAR_RADIUS_METRES = 250
@@ -83,7 +95,43 @@ def public_board(
         matters = matters.filter(submitted_at__date__gte=since)
     if until:
         matters = matters.filter(submitted_at__date__lte=until)
-    return matters.select_related("category", "region__parent", "community").order_by("-submitted_at", "-id")
+    return matters.order_by("-submitted_at", "-id")
+
+
+# A list row needs these columns and the description's opening, not its 4,000 characters.
+ROW_FIELDS = (
+    "id",
+    "status",
+    "tier",
+    "urgency",
+    "me_too_count",
+    "submitted_at",
+    "tier_response_due",
+    "tier_due",
+    "category_id",
+    "region_id",
+    "community_id",
+)
+
+
+def matter_rows(matters: QuerySet[Matter], *, offset: int, limit: int) -> list[dict]:
+    """A page of a matter list (board, queue, "my matters") as plain rows. The matters are read without
+    joins, their places and categories by key afterwards: on a million matters the joined query spent
+    5.7 ms planning for 1.8 ms of work, and building model instances cost more than both (bench/README.md)."""
+    opening = Left("description", SUMMARY_LENGTH + 1)
+    rows = list(matters.values(*ROW_FIELDS, opening=opening)[offset : offset + limit])
+    region_ids = {row["region_id"] for row in rows} | {row["community_id"] for row in rows}
+    places = Region.objects.filter(pk__in=region_ids).select_related("parent").in_bulk()
+    categories = Category.objects.filter(pk__in={row["category_id"] for row in rows}).in_bulk()
+    statuses, tiers = dict(Status.choices), dict(Tier.choices)
+    for row in rows:
+        row["summary"] = summarise(row.pop("opening"))
+        row["status_label"] = statuses[row["status"]]
+        row["tier_label"] = tiers[row["tier"]]
+        row["category"] = categories[row["category_id"]]
+        row["community_name"] = places[row["community_id"]].name
+        row["place"] = places[row["region_id"]].label
+    return rows
 
 
 def handler_queue(user) -> QuerySet[Matter]:
@@ -96,11 +144,9 @@ def handler_queue(user) -> QuerySet[Matter]:
             for tier, roles in TIER_ROLES.items():
                 if assignment.region_id and assignment.role in roles:
                     waiting |= Q(handling_region_id=assignment.region_id, tier=tier)
-    return (
-        Matter.objects.filter(waiting, status__in=[Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS])
-        .select_related("category", "region__parent", "community")
-        .order_by("tier_due", "id")
-    )
+    return Matter.objects.filter(
+        waiting, status__in=[Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS]
+    ).order_by("tier_due", "id")
 
 
 def co_handling_for(user) -> QuerySet[CoHandler]:
@@ -114,15 +160,11 @@ def co_handling_for(user) -> QuerySet[CoHandler]:
 
 def matters_of(user) -> QuerySet[Matter]:
     """What the user reported, entered for someone, or follows."""
-    return (
-        Matter.objects.filter(
-            Q(reporter=user)
-            | Q(entered_by=user)
-            | Exists(Follower.objects.filter(matter=OuterRef("pk"), user=user))
-        )
-        .select_related("category", "region__parent")
-        .order_by("-submitted_at", "-id")
-    )
+    return Matter.objects.filter(
+        Q(reporter=user)
+        | Q(entered_by=user)
+        | Exists(Follower.objects.filter(matter=OuterRef("pk"), user=user))
+    ).order_by("-submitted_at", "-id")
 
 
 def matter_timeline(matter: Matter) -> QuerySet[Event]:

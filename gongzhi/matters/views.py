@@ -6,6 +6,7 @@ Thin: parse a form, call one selector or service, render. Anything the viewer ma
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -38,11 +39,11 @@ BOARD_PAGE_SIZE = 20
 
 
 class Page:
-    """A page of a list without a COUNT: the board spans a city's year of matters, and counting a million
-    rows costs more than showing twenty. One extra row tells whether there is a next page."""
+    """A page of a matter list without a COUNT: the board spans a city's year of matters, and counting a
+    million rows costs more than showing twenty. One extra row tells whether there is a next page."""
 
-    def __init__(self, queryset, number: int, size: int):
-        rows = list(queryset[(number - 1) * size : number * size + 1])
+    def __init__(self, matters, number: int, size: int):
+        rows = selectors.matter_rows(matters, offset=(number - 1) * size, limit=size + 1)
         self.number = number
         self.object_list = rows[:size]
         self.has_next = len(rows) > size
@@ -63,14 +64,13 @@ def page_number(request) -> int:
 
 @require_GET
 def board(request):
-    areas = Region.objects.filter(
-        level__in=[Region.Level.DISTRICT, Region.Level.STREET, Region.Level.COMMUNITY]
-    )
-    category_choices = [
-        (code, _(name)) for code, name in Category.objects.filter(community=None).values_list("code", "name")
-    ]
     form = BoardFilterForm(
-        request.GET or None, areas=areas.order_by("path"), category_choices=category_choices
+        request.GET or None,
+        areas=_board_areas(request.GET.get("region")),
+        category_choices=[
+            (code, _(name))
+            for code, name in Category.objects.filter(community=None).values_list("code", "name")
+        ],
     )
     filters = form.cleaned_data if form.is_valid() else {}
     matters = selectors.public_board(
@@ -83,6 +83,15 @@ def board(request):
     page = Page(matters, page_number(request), BOARD_PAGE_SIZE)
     template = "matters/_board_results.html" if request.headers.get("HX-Request") else "matters/board.html"
     return render(request, template, {"form": form, "page": page})
+
+
+def _board_areas(chosen: str | None):
+    """Districts and streets to filter by, and the community chosen by following a matter's place link: a
+    city's thousands of communities would make a list nobody can use (and cost more than the page)."""
+    areas = Q(level__in=[Region.Level.DISTRICT, Region.Level.STREET])
+    if chosen and chosen.isdigit():
+        areas |= Q(pk=int(chosen), level=Region.Level.COMMUNITY)
+    return Region.objects.filter(areas).only("id", "name", "path").order_by("path")
 
 
 def _report_places(user, resident) -> tuple[Region | None, list[Region]]:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -215,10 +216,25 @@ def test_the_page_costs_the_same_queries_however_many_matters(
     with CaptureQueriesContext(connection) as few:
         dashboard(client, region=people.street.pk, **MARCH)
     march(30, start=3)
+    cache.clear()  # the figures are cached for five minutes; count the queries that compute them
     with django_assert_max_num_queries(len(few)):
         page = dashboard(client, region=people.street.pk, **MARCH).text
     assert "33" in card(page, "received")
     assert len(few) <= 15
+
+
+def test_it_serves_the_same_figures_for_five_minutes_without_computing_them_again(
+    people, login, march, django_assert_max_num_queries
+):
+    march(3)
+    client = login(people.street_officer)
+    with CaptureQueriesContext(connection) as first:
+        dashboard(client, region=people.street.pk, **MARCH)
+    march(2, start=3)
+    with CaptureQueriesContext(connection) as second:
+        page = dashboard(client, region=people.street.pk, **MARCH).text
+    assert len(second) < len(first)
+    assert "3" in card(page, "received") and "5" not in card(page, "received")
 
 
 def test_the_excel_export_holds_the_figures_rankings_and_trend(people, login, march):
