@@ -6,7 +6,9 @@ Two handlers accepting at once: the second finds the matter accepted and is told
 """
 
 import datetime
+import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -221,6 +223,9 @@ def _save_photos(matter: Matter, photos: Sequence[UploadedFile], *, stage: str, 
     except ServiceError as error:
         raise ServiceError(error.message, field="photos") from None
     for image in cleaned:
+        # A random name: photos are served as plain media files, so a private matter's photo must not be
+        # found by guessing "IMG_0001.jpg"; its address is given only on pages that may show it.
+        image.name = f"{uuid.uuid4().hex}{Path(image.name).suffix}"
         MatterPhoto.objects.create(matter=matter, stage=stage, image=image, uploaded_by=user)
 
 

@@ -34,3 +34,10 @@ def english_messages():
     """Service messages are matched in English (the msgids); pages are checked in the default Chinese."""
     with translation.override("en"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Photos go to a temporary folder, not the checkout's media/."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path

@@ -256,3 +256,10 @@ def test_a_community_worker_sets_the_first_tier_of_a_category(client, login, peo
 def test_an_outsider_cannot_configure_our_categories(client, login, people, categories):
     login(people.outsider)
     assert client.get(reverse("matters:categories", args=[people.community.pk])).status_code == 404
+
+
+def test_a_photo_is_stored_under_a_name_nobody_can_guess(client, login, people, categories):
+    login(people.resident)
+    client.post(reverse("matters:report"), report_form(categories, people, photos=[jpeg("IMG_0001.jpg")]))
+    stored = Matter.objects.get().photos.get().image.name
+    assert "IMG_0001" not in stored and len(stored.rsplit("/", 1)[-1]) == len("0" * 32 + ".jpg")
