@@ -59,15 +59,22 @@ class Region(models.Model):
         """Building names repeat across compounds ("1栋"), so a building is named with its compound.
         Lists should select_related the parent."""
         parent = self.parent if self.parent_id and self.level == RegionLevel.BUILDING else None
-        if parent is not None and parent.level == RegionLevel.COMPOUND:
-            return f"{parent.name} {self.name}"
-        return self.name
+        if parent is None:
+            return self.name
+        return place_label(self.name, self.level, parent.name, parent.level)
 
     def is_within(self, ancestor: "Region") -> bool:
         return self.path.startswith(ancestor.path)
 
     def ancestor_ids(self) -> list[int]:
         return [int(pk) for pk in self.path.strip("/").split("/")]
+
+
+def place_label(name: str, level: str, parent_name: str, parent_level: str) -> str:
+    """`Region.label` for a region read as plain values (name, level and its parent's)."""
+    if level == RegionLevel.BUILDING and parent_level == RegionLevel.COMPOUND:
+        return f"{parent_name} {name}"
+    return name
 
 
 class UserManager(BaseUserManager):

@@ -49,7 +49,9 @@ class ReportForm(forms.Form):
     region = ListedModelChoiceField(
         label=_("Where?"), queryset=Region.objects.none(), widget=FastSelect, empty_label=None
     )
-    urgency = forms.ChoiceField(label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL)
+    urgency = forms.ChoiceField(
+        label=_("Urgency"), choices=Urgency.choices, initial=Urgency.NORMAL, widget=FastSelect
+    )
     hide_name = forms.BooleanField(label=_("Hide my name from the public"), required=False)
     latitude = forms.DecimalField(
         label=_("Latitude"), required=False, max_digits=9, decimal_places=6, min_value=-90, max_value=90
@@ -141,8 +143,8 @@ class BoardFilterForm(forms.Form):
         widget=FastSelect,
         empty_label=_("Everywhere"),
     )
-    category = forms.ChoiceField(label=_("Category"), required=False)
-    status = forms.ChoiceField(label=_("Status"), choices=BOARD_STATUSES, required=False)
+    category = forms.ChoiceField(label=_("Category"), required=False, widget=FastSelect)
+    status = forms.ChoiceField(label=_("Status"), choices=BOARD_STATUSES, required=False, widget=FastSelect)
     since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 

@@ -12,7 +12,7 @@ from django.db.models.functions import Left
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from gongzhi.core.models import Region, RoleAssignment
+from gongzhi.core.models import Region, RoleAssignment, place_label
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import (
     EVERYTHING,
@@ -121,7 +121,12 @@ def matter_rows(matters: QuerySet[Matter], *, offset: int, limit: int) -> list[d
     opening = Left("description", SUMMARY_LENGTH + 1)
     rows = list(matters.values(*ROW_FIELDS, opening=opening)[offset : offset + limit])
     region_ids = {row["region_id"] for row in rows} | {row["community_id"] for row in rows}
-    places = Region.objects.filter(pk__in=region_ids).select_related("parent").in_bulk()
+    places = {
+        place["id"]: place
+        for place in Region.objects.filter(pk__in=region_ids).values(
+            "id", "name", "level", "parent__name", "parent__level"
+        )
+    }
     categories = Category.objects.filter(pk__in={row["category_id"] for row in rows}).in_bulk()
     statuses, tiers = dict(Status.choices), dict(Tier.choices)
     for row in rows:
@@ -129,8 +134,11 @@ def matter_rows(matters: QuerySet[Matter], *, offset: int, limit: int) -> list[d
         row["status_label"] = statuses[row["status"]]
         row["tier_label"] = tiers[row["tier"]]
         row["category"] = categories[row["category_id"]]
-        row["community_name"] = places[row["community_id"]].name
-        row["place"] = places[row["region_id"]].label
+        row["community_name"] = places[row["community_id"]]["name"]
+        place = places[row["region_id"]]
+        row["place"] = place_label(
+            place["name"], place["level"], place["parent__name"], place["parent__level"]
+        )
     return rows
 
 
