@@ -133,7 +133,7 @@ class PhotoOut(Schema):
 
     @staticmethod
     def resolve_url(photo) -> str:
-        return photo.image.url
+        return photo.get_absolute_url()
 
 
 class CoHandlerOut(Schema):

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -287,6 +288,10 @@ class MatterPhoto(models.Model):
 
     def __str__(self):
         return self.image.name
+
+    def get_absolute_url(self) -> str:
+        # Through the matter's own access check, so that a private matter's photo stays private.
+        return reverse("matters:photo", args=[self.matter_id, self.pk])
 
 
 class Follower(models.Model):

@@ -294,7 +294,7 @@ def _published_matters() -> QuerySet[Matter]:
             latest_event_at=Subquery(latest.values("at")[:1]),
             latest_event_kind=Subquery(latest.values("kind")[:1]),
             latest_event_note=Subquery(latest.values("note")[:1]),
-            first_photo=Subquery(first_photo.values("image")[:1]),
+            first_photo=Subquery(first_photo.values("pk")[:1]),
         )
     )
 
@@ -341,8 +341,7 @@ def _address(matter: Matter) -> str:
 def _media_url(request: HttpRequest, matter: Matter) -> str | None:
     if not matter.first_photo:
         return None
-    storage = MatterPhoto._meta.get_field("image").storage
-    return request.build_absolute_uri(storage.url(matter.first_photo))
+    return request.build_absolute_uri(reverse("matters:photo", args=[matter.pk, matter.first_photo]))
 
 
 def _request_item(request: HttpRequest, matter: Matter, agencies: dict[tuple[int, str], str]) -> dict:

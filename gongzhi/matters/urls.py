@@ -15,6 +15,7 @@ urlpatterns = [
     path("communities/<int:community_id>/categories/", views.categories, name="categories"),
     path("<int:matter_id>/", views.detail, name="detail"),
     path("<int:matter_id>/me-too/", views.me_too, name="me_too"),
+    path("<int:matter_id>/photos/<int:photo_id>/", views.photo, name="photo"),
     path("<int:matter_id>/<slug:action>/", views.act, name="act"),
     path("co-handling/<int:co_handler_id>/<slug:action>/", views.co_handle, name="co_handle"),
 ]

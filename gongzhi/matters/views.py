@@ -3,12 +3,14 @@ timeline and the actions open to the viewer, the handler's queue and the reporte
 
 Thin: parse a form, call one selector or service, render. Anything the viewer may not see is a 404."""
 
+from pathlib import Path
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -303,6 +305,21 @@ def act(request, matter_id: int, action: str):
             return redirect("matters:detail", matter.pk)
     matter.refresh_from_db()
     return _detail_page(request, matter, failed=(action, form))
+
+
+@require_GET
+def photo(request, matter_id: int, photo_id: int):
+    """A matter's photo, for whoever may see the matter: a 404 to anyone else, like the matter itself."""
+    matter = selectors.access_matter(request.user, matter_id)
+    picture = get_object_or_404(matter.photos, pk=photo_id)
+    response = FileResponse(
+        picture.image.open("rb"), content_type=PHOTO_TYPES.get(Path(picture.image.name).suffix)
+    )
+    response["Cache-Control"] = "public, max-age=86400" if not matter.is_private else "private, max-age=3600"
+    return response
+
+
+PHOTO_TYPES = {".jpg": "image/jpeg", ".png": "image/png", ".webp": "image/webp"}
 
 
 @login_required

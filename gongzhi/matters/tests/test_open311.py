@@ -294,7 +294,9 @@ def test_it_gives_the_same_fields_in_xml_as_in_json(client, report, settings, tm
             expected = xml_text(value).replace("\x0b", "")  # not allowed in XML 1.0
             assert (element.findtext(key) or "") == expected, key
     photographed = next(item for item in items if item["service_request_id"] == matter.pk)
-    assert photographed["media_url"].startswith("http://testserver/media/matters/")
+    photo_url = f"http://testserver/matters/{matter.pk}/photos/{matter.photos.get().pk}/"
+    assert photographed["media_url"] == photo_url
+    assert client.get(photo_url)["Content-Type"] == "image/png"
 
 
 def test_it_reads_the_service_request_id_from_a_token(client, report):

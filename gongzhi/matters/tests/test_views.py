@@ -263,3 +263,21 @@ def test_a_photo_is_stored_under_a_name_nobody_can_guess(client, login, people, 
     client.post(reverse("matters:report"), report_form(categories, people, photos=[jpeg("IMG_0001.jpg")]))
     stored = Matter.objects.get().photos.get().image.name
     assert "IMG_0001" not in stored and len(stored.rsplit("/", 1)[-1]) == len("0" * 32 + ".jpg")
+
+
+def test_a_private_matters_photo_is_404_to_outsiders(client, login, report, people):
+    matter = report("neighbour-dispute", photos=[jpeg()])
+    url = matter.photos.get().get_absolute_url()
+    assert client.get(url).status_code == 404
+    login(people.outsider)
+    assert client.get(url).status_code == 404
+    login(people.resident)
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    assert response["Cache-Control"].startswith("private")
+
+
+def test_a_public_matters_photo_is_served_to_anyone(client, report):
+    matter = report(photos=[jpeg()])
+    response = client.get(matter.photos.get().get_absolute_url())
+    assert response.status_code == 200 and b"".join(response.streaming_content)[:2] == b"\xff\xd8"
