@@ -19,8 +19,9 @@ from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
 from gongzhi.core.models import Region
 from gongzhi.core.roles import Perm
-from gongzhi.core.scope import has_perm_anywhere, has_perm_in
+from gongzhi.core.scope import has_perm_anywhere, has_perm_in, scope_regions
 from gongzhi.core.selectors import access_resident, organisations_visible_to, resident_record_of
+from gongzhi.core.services import community_of
 from gongzhi.matters import selectors, services
 from gongzhi.matters.forms import (
     BoardFilterForm,
@@ -96,16 +97,30 @@ def _board_areas(chosen: str | None):
     return Region.objects.filter(areas).only("id", "name", "path").order_by("path")
 
 
-def _report_places(user, resident) -> tuple[Region | None, list[Region]]:
-    """The community a report is about and the places in it to choose from (its compounds and buildings)."""
-    if resident is None:
-        return None, []
-    community = resident.community
-    places = Region.objects.filter(
-        path__startswith=community.path,
-        level__in=[Region.Level.COMMUNITY, Region.Level.GRID, Region.Level.COMPOUND, Region.Level.BUILDING],
-    ).select_related("parent")
-    return community, places.order_by("path")
+PLACE_LEVELS = [Region.Level.COMMUNITY, Region.Level.GRID, Region.Level.COMPOUND, Region.Level.BUILDING]
+
+
+def _report_places(user, resident) -> tuple[Region | None, Region | None, list[Region]]:
+    """Where a report can be about: the places of the resident's community, their building first; or, for
+    a grid worker or leader reporting what they found on their rounds, the places of the area they keep."""
+    if resident is not None:
+        area, start = resident.community, resident.region
+    else:
+        area = next(
+            (
+                region
+                for region in scope_regions(user, Perm.REPORT_FOR_RESIDENTS)
+                if region.level in PLACE_LEVELS
+            ),
+            None,
+        )
+        start = area
+    if area is None:
+        return None, None, []
+    places = Region.objects.filter(path__startswith=area.path, level__in=PLACE_LEVELS).select_related(
+        "parent"
+    )
+    return area, start, places.order_by("path")
 
 
 @login_required
@@ -117,15 +132,17 @@ def report(request):
         if not has_perm_in(request.user, Perm.REPORT_FOR_RESIDENTS, on_behalf_of.region):
             raise Http404
     resident = on_behalf_of or resident_record_of(request.user)
-    community, places = _report_places(request.user, resident)
-    if community is None:
+    area, start, places = _report_places(request.user, resident)
+    if area is None:
         return render(request, "matters/report_needs_record.html", status=200)
     form = ReportForm(
         request.POST or None,
         request.FILES or None,
-        categories=services.categories_for(community),
+        categories=services.categories_for(
+            area if area.level == Region.Level.COMMUNITY else community_of(area)
+        ),
         places=places,
-        initial={"region": resident.region_id},
+        initial={"region": start.pk},
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -151,9 +168,7 @@ def report(request):
                 % {"place": matter.handling_region.name},
             )
             return redirect("matters:detail", matter.pk)
-    return render(
-        request, "matters/report.html", {"form": form, "on_behalf_of": on_behalf_of, "community": community}
-    )
+    return render(request, "matters/report.html", {"form": form, "on_behalf_of": on_behalf_of})
 
 
 def _int_or_404(value) -> int:

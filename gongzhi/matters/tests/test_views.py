@@ -281,3 +281,16 @@ def test_a_public_matters_photo_is_served_to_anyone(client, report):
     matter = report(photos=[jpeg()])
     response = client.get(matter.photos.get().get_absolute_url())
     assert response.status_code == 200 and b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+
+
+def test_a_grid_worker_reports_what_they_found_on_their_rounds(client, login, people, categories):
+    login(people.grid_worker)
+    page = client.get(reverse("matters:report")).content.decode()
+    assert f'value="{people.compound.pk}"' in page and f'value="{people.other_building.pk}"' not in page
+    client.post(reverse("matters:report"), report_form(categories, people, region=people.compound.pk))
+    matter = Matter.objects.get()
+    assert (matter.region, matter.reporter, matter.on_behalf_of) == (
+        people.compound,
+        people.grid_worker,
+        None,
+    )
