@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "ninja",
     "gongzhi.core",
     "gongzhi.matters",
+    "gongzhi.volunteering",
     "gongzhi.api",
 ]
 
