@@ -1,9 +1,12 @@
 """Reading the points ledger."""
 
+from dataclasses import dataclass
+
 from django.db.models import F, QuerySet, Sum, Window
+from django.db.models.functions import Coalesce
 
 from gongzhi.core.models import Resident
-from gongzhi.volunteering.models import AccountKind, LedgerEntry
+from gongzhi.volunteering.models import AccountKind, LedgerEntry, LedgerTransaction, PointsAccount
 
 
 def passbook(resident: Resident) -> QuerySet[LedgerEntry]:
@@ -20,3 +23,33 @@ def passbook(resident: Resident) -> QuerySet[LedgerEntry]:
         )
         .order_by("-created_at", "-id")
     )
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What `ledger_drift` found: accounts whose cached balance is not the sum of their entries, and
+    transactions whose entries do not sum to zero. Both empty on a sound ledger."""
+
+    accounts: list[dict]
+    transactions: list[dict]
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts or self.transactions)
+
+
+def ledger_drift() -> Drift:
+    """Recomputes every balance and every transaction's total from the entries, in two grouped queries."""
+    entries_total = Coalesce(Sum("entries__amount"), 0)
+    accounts = (
+        PointsAccount.objects.annotate(entries_total=entries_total)
+        .exclude(balance=F("entries_total"))
+        .values("id", "kind", "community_id", "resident_id", "balance", "entries_total")
+        .order_by("id")
+    )
+    transactions = (
+        LedgerTransaction.objects.annotate(entries_total=entries_total)
+        .exclude(entries_total=0)
+        .values("id", "idempotency_key", "entries_total")
+        .order_by("id")
+    )
+    return Drift(accounts=list(accounts), transactions=list(transactions))
