@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "gongzhi.core.context_processors.preferences",
+                "gongzhi.matters.context_processors.matters",
             ],
         },
     }

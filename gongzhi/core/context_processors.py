@@ -21,15 +21,5 @@ def preferences(request):
         # Staff who see residents somewhere get the workbench link (lazy: most pages never ask).
         "is_staff_member": (lambda: has_perm_anywhere(user, Perm.VIEW_RESIDENTS)) if signed_in else False,
         "may_import_roster": (lambda: has_perm_anywhere(user, Perm.IMPORT_ROSTER)) if signed_in else False,
-        "may_handle_matters": (
-            (
-                lambda: (
-                    has_perm_anywhere(user, Perm.VIEW_MATTERS)
-                    or has_perm_anywhere(user, Perm.ACT_FOR_ORGANISATION)
-                )
-            )
-            if signed_in
-            else False
-        ),
         "may_export_roster": (lambda: has_perm_anywhere(user, Perm.EXPORT_ROSTER)) if signed_in else False,
     }

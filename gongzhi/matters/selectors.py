@@ -17,6 +17,7 @@ from gongzhi.core.roles import Perm
 from gongzhi.core.scope import (
     EVERYTHING,
     acts_as_superuser,
+    has_perm_anywhere,
     in_scope,
     role_assignments,
     scope_organisation_ids,
@@ -140,6 +141,13 @@ def matter_rows(matters: QuerySet[Matter], *, offset: int, limit: int) -> list[d
             place["name"], place["level"], place["parent__name"], place["parent__level"]
         )
     return rows
+
+
+def may_handle_matters(user) -> bool:
+    """Staff who oversee matters somewhere, and staff of organisations that may be called in."""
+    return user.is_authenticated and (
+        has_perm_anywhere(user, Perm.VIEW_MATTERS) or has_perm_anywhere(user, Perm.ACT_FOR_ORGANISATION)
+    )
 
 
 def handler_queue(user) -> QuerySet[Matter]:

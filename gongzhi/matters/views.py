@@ -19,7 +19,7 @@ from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
 from gongzhi.core.models import Region
 from gongzhi.core.roles import Perm
-from gongzhi.core.scope import has_perm_anywhere, has_perm_in, scope_regions
+from gongzhi.core.scope import has_perm_in, scope_regions
 from gongzhi.core.selectors import access_resident, organisations_visible_to, resident_record_of
 from gongzhi.core.services import community_of
 from gongzhi.matters import selectors, services
@@ -381,9 +381,7 @@ def mine(request):
 @login_required
 @require_GET
 def queue(request):
-    if not has_perm_anywhere(request.user, Perm.VIEW_MATTERS) and not has_perm_anywhere(
-        request.user, Perm.ACT_FOR_ORGANISATION
-    ):
+    if not selectors.may_handle_matters(request.user):
         raise Http404
     status = request.GET.get("status", "")
     matters = selectors.handler_queue(request.user)
