@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "gongzhi.core.context_processors.preferences",
                 "gongzhi.matters.context_processors.matters",
+                "gongzhi.volunteering.context_processors.volunteering",
             ],
         },
     }
@@ -147,6 +148,8 @@ PERIODIC_TASKS = [
     "gongzhi.matters.tasks.escalate_overdue",
     "gongzhi.matters.tasks.auto_confirm",
     "gongzhi.matters.tasks.remind_deadlines",
+    "gongzhi.volunteering.tasks.mark_no_shows",
+    "gongzhi.volunteering.tasks.expire_points",
 ]
 
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]

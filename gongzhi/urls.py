@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("matters/", include("gongzhi.matters.urls")),
     path("open311/v2/", include("gongzhi.matters.open311")),
+    path("volunteering/", include("gongzhi.volunteering.urls")),
     path("", include("gongzhi.core.urls")),
 ]
 if settings.DEBUG:

@@ -25,6 +25,12 @@ class Perm(StrEnum):
     VIEW_MATTERS = "view_matters"
     REPORT_FOR_RESIDENTS = "report_for_residents"
     CONFIGURE_MATTERS = "configure_matters"
+    # Volunteering: see activities, records and reports of a region; organise activities, verify hours and
+    # run the points supermarket; award points out of the budget; set the budget (the secretary alone).
+    VIEW_VOLUNTEERING = "view_volunteering"
+    MANAGE_VOLUNTEERING = "manage_volunteering"
+    AWARD_POINTS = "award_points"
+    FUND_POINTS = "fund_points"
 
 
 class Role(models.TextChoices):
@@ -48,6 +54,9 @@ _WORKER = _NEIGHBOUR | {
     Perm.VIEW_ORGANISATIONS,
     Perm.MANAGE_REGIONS,
     Perm.CONFIGURE_MATTERS,
+    Perm.VIEW_VOLUNTEERING,
+    Perm.MANAGE_VOLUNTEERING,
+    Perm.AWARD_POINTS,
 }
 _OFFICER = {
     Perm.VIEW_REGIONS,
@@ -58,6 +67,7 @@ _OFFICER = {
     Perm.MANAGE_ROLES,
     Perm.MANAGE_REGIONS,
     Perm.VIEW_MATTERS,
+    Perm.VIEW_VOLUNTEERING,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -73,6 +83,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.VIEW_SENSITIVE_TAGS,
             Perm.MANAGE_ROLES,
             Perm.MANAGE_ORGANISATIONS,
+            Perm.FUND_POINTS,
         }
     ),
     Role.STREET_OFFICER: frozenset(_OFFICER | {Perm.VIEW_SENSITIVE_TAGS}),

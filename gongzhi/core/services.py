@@ -218,6 +218,19 @@ def validate_or_raise(instance) -> None:
         raise ServiceError(messages[0], field=None if field == "__all__" else field) from None
 
 
+def clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
+    """Free text from a form or the API, stripped, with a field error when missing or too long."""
+    value = (value or "").strip()
+    if required and not value:
+        raise ServiceError(_("This field is required."), field=field)
+    if len(value) > max_length:
+        raise ServiceError(
+            _("At most %(max)s characters (you wrote %(count)s).") % {"max": max_length, "count": len(value)},
+            field=field,
+        )
+    return value
+
+
 MOBILE_CODE_TTL = 10 * 60
 MOBILE_CODE_RESEND_AFTER = 60
 MOBILE_CODE_PER_HOUR = 5

@@ -24,6 +24,7 @@ from gongzhi.core.models import Organisation, Region, RegionLevel, Resident, Rol
 from gongzhi.core.notifications import Channel, notify
 from gongzhi.core.roles import Perm, Role
 from gongzhi.core.scope import acts_as_superuser, has_perm_in, role_assignments, scope_organisation_ids
+from gongzhi.core.services import clean_text
 from gongzhi.core.workdays import add_working_time, working_time_between
 from gongzhi.matters.models import (
     DESCRIPTION_MAX_LENGTH,
@@ -202,18 +203,6 @@ def _tell_handlers(matter: Matter, title: str) -> None:
     )
 
 
-def _clean_text(value: str, *, field: str, max_length: int, required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise ServiceError(_("This field is required."), field=field)
-    if len(value) > max_length:
-        raise ServiceError(
-            _("At most %(max)s characters (you wrote %(count)s).") % {"max": max_length, "count": len(value)},
-            field=field,
-        )
-    return value
-
-
 def _save_photos(matter: Matter, photos: Sequence[UploadedFile], *, stage: str, user: User) -> None:
     if len(photos) > MAX_PHOTOS:
         raise ServiceError(_("At most 9 photos."), field="photos")
@@ -268,7 +257,7 @@ def matter_report(
 ) -> Matter:
     """A resident reports a matter, or a grid worker or building leader reports it for `on_behalf_of`."""
     now = now or timezone.now()
-    description = _clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH)
+    description = clean_text(description, field="description", max_length=DESCRIPTION_MAX_LENGTH)
     _check_coordinates(latitude, longitude)
     if urgency not in Urgency.values:
         raise ServiceError(_("Choose an urgency from the list."), field="urgency")
@@ -362,7 +351,7 @@ def matter_accept(*, matter: Matter, handler: User, note: str = "", now=None) ->
 
 
 def _note(note: str, *, required: bool = False) -> str:
-    return _clean_text(note, field="note", max_length=2000, required=required)
+    return clean_text(note, field="note", max_length=2000, required=required)
 
 
 @transaction.atomic
@@ -409,7 +398,7 @@ def matter_confirm(
     if not is_reporter(user, matter):
         raise ServiceError(_("Only the person who reported this matter can confirm it."))
     _require_status(matter, Status.RESOLVED)
-    comment = _clean_text(comment, field="comment", max_length=500, required=False)
+    comment = clean_text(comment, field="comment", max_length=500, required=False)
     if resolved:
         if rating is None or not 1 <= rating <= 5:
             raise ServiceError(_("Rate the handling from 1 to 5."), field="rating")
@@ -461,7 +450,7 @@ def matter_escalate(*, matter: Matter, handler: User, reason: str, now=None) -> 
     matter = _lock(matter)
     _require_handler(handler, matter)
     _require_status(matter, Status.SUBMITTED, Status.ACCEPTED, Status.IN_PROGRESS)
-    reason = _clean_text(reason, field="reason", max_length=1000)
+    reason = clean_text(reason, field="reason", max_length=1000)
     tier = next_tier(matter.tier)
     if tier is None:
         raise ServiceError(_("The district is the highest tier; there is nowhere to escalate to."))
@@ -481,7 +470,7 @@ def matter_return(*, matter: Matter, handler: User, reason: str, now=None) -> Ma
     matter = _lock(matter)
     _require_handler(handler, matter)
     _require_status(matter, Status.SUBMITTED, Status.ACCEPTED)
-    reason = _clean_text(reason, field="reason", max_length=1000)
+    reason = clean_text(reason, field="reason", max_length=1000)
     tier = next_tier(matter.tier)
     if tier is None:
         raise ServiceError(_("The district is the highest tier; it cannot return a matter."))
@@ -600,7 +589,7 @@ def co_handler_report(*, co_handler: CoHandler, user: User, report: str) -> CoHa
     co_handler = _lock_co_handler(co_handler, user)
     if co_handler.state != CoHandler.State.ACCEPTED:
         raise ServiceError(_("Accept the call first; a report can be given once."))
-    co_handler.report = _clean_text(report, field="report", max_length=2000)
+    co_handler.report = clean_text(report, field="report", max_length=2000)
     co_handler.state = CoHandler.State.REPORTED
     co_handler.reported_at = timezone.now()
     co_handler.save()

@@ -1,12 +1,222 @@
-"""Reading the points ledger."""
+"""Every read of volunteering a page or the API needs, scoped to the user.
+
+An open or cancelled activity is seen by the residents it is meant for (its region's subtree, or everyone
+when open to all) and by staff who oversee its region; a draft only by its organisers. An outlet's items are
+seen by its community's residents and staff. Anything else is a 404, whether it exists or not."""
 
 from dataclasses import dataclass
 
-from django.db.models import F, QuerySet, Sum, Window
+from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
 
 from gongzhi.core.models import Resident
-from gongzhi.volunteering.models import AccountKind, LedgerEntry, LedgerTransaction, PointsAccount
+from gongzhi.core.roles import Perm
+from gongzhi.core.scope import NOTHING, acts_as_superuser, has_perm_anywhere, in_scope, scope_organisation_ids
+from gongzhi.core.selectors import resident_record_of
+from gongzhi.volunteering.models import (
+    AccountKind,
+    Activity,
+    ActivityStatus,
+    Certificate,
+    Item,
+    LedgerEntry,
+    LedgerTransaction,
+    Outlet,
+    PointsAccount,
+    Redemption,
+    SignUp,
+    SignUpStatus,
+    VolunteerProfile,
+)
+
+
+def _own_record(user) -> Resident | None:
+    """The user's resident record, read once per request."""
+    if not user.is_authenticated or getattr(user, "token_organisation_id", None):
+        return None
+    if not hasattr(user, "_volunteering_resident"):
+        user._volunteering_resident = resident_record_of(user)
+    return user._volunteering_resident
+
+
+def _organised_by(user) -> Q:
+    """Activities the user organises: in their community scope, or run by their organisation."""
+    q = in_scope(user, Perm.MANAGE_VOLUNTEERING)
+    organisation_ids = scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION)
+    if organisation_ids:
+        q |= Q(organisation_id__in=organisation_ids)
+    return q
+
+
+def activities_visible_to(user) -> QuerySet[Activity]:
+    if acts_as_superuser(user):
+        return Activity.objects.all()
+    published = ~Q(status=ActivityStatus.DRAFT)
+    visible = _organised_by(user) | (published & in_scope(user, Perm.VIEW_VOLUNTEERING))
+    resident = _own_record(user)
+    if resident is not None:
+        visible |= published & (Q(open_to_everyone=True) | Q(region_id__in=resident.region.ancestor_ids()))
+    return Activity.objects.filter(visible)
+
+
+def access_activity(user, activity_id: int) -> Activity:
+    return get_object_or_404(
+        activities_visible_to(user).select_related("region", "community", "organisation"), pk=activity_id
+    )
+
+
+def activities_organised_by(user) -> QuerySet[Activity]:
+    """Activities the user may run (check people in, verify hours)."""
+    if acts_as_superuser(user):
+        return Activity.objects.all()
+    return Activity.objects.filter(_organised_by(user))
+
+
+def access_organised_activity(user, activity_id: int) -> Activity:
+    return get_object_or_404(
+        activities_organised_by(user).select_related("region", "community", "organisation"), pk=activity_id
+    )
+
+
+def with_places(activities: QuerySet[Activity]) -> QuerySet[Activity]:
+    """Annotates `taken` (people with a place) and `waiting`, counted by the database in the same query."""
+    return activities.annotate(
+        taken=Count("signups", filter=Q(signups__status=SignUpStatus.CONFIRMED)),
+        waiting=Count("signups", filter=Q(signups__status=SignUpStatus.WAITLISTED)),
+    )
+
+
+def activity_roster(activity: Activity) -> QuerySet[SignUp]:
+    """The organiser's list: who has a place, who waits, who came, and what was verified."""
+    return (
+        activity.signups.exclude(status=SignUpStatus.CANCELLED)
+        .select_related("volunteer__resident__region__parent", "verified_by")
+        .defer("volunteer__resident__id_number", "volunteer__resident__phone")
+        .order_by("status", "signed_up_at", "pk")
+    )
+
+
+def signup_of(resident: Resident | None, activity: Activity) -> SignUp | None:
+    if resident is None:
+        return None
+    return SignUp.objects.filter(activity=activity, volunteer__resident=resident).first()
+
+
+def signups_of(resident: Resident) -> QuerySet[SignUp]:
+    """A volunteer's own sign-ups, newest activity first."""
+    return (
+        SignUp.objects.filter(volunteer__resident=resident)
+        .select_related("activity__organisation", "activity__region")
+        .order_by("-activity__starts_at", "-pk")
+    )
+
+
+def volunteers_visible_to(user) -> QuerySet[VolunteerProfile]:
+    """Staff see the volunteers of their scope; a resident sees only their own profile."""
+    if acts_as_superuser(user):
+        return VolunteerProfile.objects.all()
+    visible = in_scope(user, Perm.VIEW_VOLUNTEERING, field="resident__region")
+    resident = _own_record(user)
+    if resident is not None:
+        visible |= Q(resident=resident)
+    return VolunteerProfile.objects.filter(visible)
+
+
+def access_volunteer(user, volunteer_id: int) -> VolunteerProfile:
+    return get_object_or_404(
+        volunteers_visible_to(user)
+        .select_related("resident__community", "resident__region__parent")
+        .defer("resident__id_number", "resident__phone"),
+        pk=volunteer_id,
+    )
+
+
+def service_record(volunteer: VolunteerProfile) -> QuerySet[SignUp]:
+    """The permanent record of service: every verified sign-up, oldest first."""
+    return (
+        SignUp.objects.filter(volunteer=volunteer, verified_at__isnull=False)
+        .select_related("activity__organisation", "activity__community")
+        .order_by("activity__starts_at", "pk")
+    )
+
+
+def certificate_by_number(number: str) -> Certificate | None:
+    """Anyone may verify a certificate by its number; the page shows what was certified, masked."""
+    number = (number or "").strip().upper()
+    if not number:
+        return None
+    return Certificate.objects.filter(number=number).first()
+
+
+def outlets_visible_to(user) -> QuerySet[Outlet]:
+    if acts_as_superuser(user):
+        return Outlet.objects.all()
+    visible = in_scope(user, Perm.VIEW_VOLUNTEERING, field="community")
+    organisation_ids = scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION)
+    if organisation_ids:
+        visible |= Q(organisation_id__in=organisation_ids)
+    resident = _own_record(user)
+    if resident is not None:
+        visible |= Q(community_id=resident.community_id, is_active=True)
+    return Outlet.objects.filter(visible)
+
+
+def access_outlet(user, outlet_id: int) -> Outlet:
+    return get_object_or_404(
+        outlets_visible_to(user).select_related("community", "organisation"), pk=outlet_id
+    )
+
+
+def items_visible_to(user) -> QuerySet[Item]:
+    return Item.objects.filter(outlet__in=outlets_visible_to(user).values("pk"))
+
+
+def access_item(user, item_id: int) -> Item:
+    return get_object_or_404(items_visible_to(user).select_related("outlet__community"), pk=item_id)
+
+
+def shop_items(resident: Resident) -> QuerySet[Item]:
+    """What a resident can spend points on: items on sale at their community's open outlets."""
+    return (
+        Item.objects.filter(
+            outlet__community_id=resident.community_id, outlet__is_active=True, is_active=True
+        )
+        .select_related("outlet")
+        .order_by("outlet__name", "price", "name")
+    )
+
+
+def redemptions_visible_to(user) -> QuerySet[Redemption]:
+    """Residents see their own; outlet staff those of the outlets they serve."""
+    if acts_as_superuser(user):
+        return Redemption.objects.all()
+    visible = Q(item__outlet__in=outlets_served_by(user).values("pk"))
+    resident = _own_record(user)
+    if resident is not None:
+        visible |= Q(resident=resident)
+    return Redemption.objects.filter(visible)
+
+
+def access_redemption(user, redemption_id: int) -> Redemption:
+    return get_object_or_404(
+        redemptions_visible_to(user).select_related("item__outlet", "resident"), pk=redemption_id
+    )
+
+
+def outlets_served_by(user) -> QuerySet[Outlet]:
+    """Outlets where the user hands items over: their community's, or those their organisation runs."""
+    if acts_as_superuser(user):
+        return Outlet.objects.all()
+    visible = in_scope(user, Perm.MANAGE_VOLUNTEERING, field="community")
+    organisation_ids = scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION)
+    if organisation_ids:
+        visible |= Q(organisation_id__in=organisation_ids)
+    return Outlet.objects.filter(visible) if visible is not NOTHING else Outlet.objects.none()
+
+
+def redemptions_of(resident: Resident) -> QuerySet[Redemption]:
+    return Redemption.objects.filter(resident=resident).select_related("item__outlet").order_by("-created_at")
 
 
 def passbook(resident: Resident) -> QuerySet[LedgerEntry]:
@@ -17,6 +227,7 @@ def passbook(resident: Resident) -> QuerySet[LedgerEntry]:
         LedgerEntry.objects.filter(account__kind=AccountKind.RESIDENT, account__resident=resident)
         .annotate(
             memo=F("transaction__memo"),
+            is_reversal=Q(transaction__reverses__isnull=False),
             balance_after=Window(
                 Sum("amount"), partition_by=[F("account_id")], order_by=[F("created_at").asc(), F("id").asc()]
             ),
@@ -53,3 +264,13 @@ def ledger_drift() -> Drift:
         .order_by("id")
     )
     return Drift(accounts=list(accounts), transactions=list(transactions))
+
+
+def may_run_volunteering(user) -> bool:
+    """Whether to offer the organiser's pages: community staff who manage volunteering, or staff of an
+    organisation (which may run activities and outlets)."""
+    if not user.is_authenticated:
+        return False
+    return has_perm_anywhere(user, Perm.MANAGE_VOLUNTEERING) or bool(
+        scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION)
+    )
