@@ -587,6 +587,9 @@ def _scan(signup: SignUp, activity: Activity, *, method: str, now: datetime.date
     if signup.checked_in_at is None:
         if now > activity.ends_at:
             raise ServiceError(_("The activity has ended; check-in is closed."))
+        if signup.status == SignUpStatus.NO_SHOW:
+            # Marked absent, then turned up after all: the absence no longer counts against them.
+            VolunteerProfile.objects.filter(pk=signup.volunteer_id).update(no_shows=F("no_shows") - 1)
         signup.status, signup.checked_in_at, signup.check_method = SignUpStatus.CONFIRMED, now, method
     elif signup.checked_out_at is None:
         signup.checked_out_at = now
@@ -730,6 +733,8 @@ def hours_verify(
     Verification is final: the hours join the volunteer's permanent record, and the points are paid out of the
     community's award budget in the same transaction, under a key that credits each person's hours once."""
     now = now or timezone.now()
+    if decision not in set(Decision):
+        raise ServiceError(_("Choose approve, adjust or reject."), field="decision")
     reason = clean_text(reason, field="reason", max_length=200, required=decision != Decision.APPROVE)
     with transaction.atomic():
         activity = _lock_activity(signup.activity)
@@ -750,8 +755,6 @@ def hours_verify(
             verified_hours = (
                 hours_proposed(signup, activity) if decision == Decision.APPROVE else _hours(hours)
             )
-        if decision not in Decision.__members__.values():
-            raise ServiceError(_("Unknown decision."))
         signup.verification = {
             Decision.APPROVE: Verification.APPROVED,
             Decision.ADJUST: Verification.ADJUSTED,
