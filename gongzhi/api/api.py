@@ -35,3 +35,4 @@ install_error_handlers(api)
 
 api.add_router("/", core_router)
 api.add_router("/matters/", matters_router)
+api.add_router("/volunteering/", "gongzhi.api.volunteering.router")

@@ -55,6 +55,16 @@ def mask_id_number(value: str) -> str:
     return f"{value[:3]}{'*' * (len(value) - 7)}{value[-4:]}" if len(value) > 7 else "*" * len(value)
 
 
+def mask_name(name: str) -> str:
+    """A name as the public may see it: first and last characters, the rest starred: 张*民, 欧**娜, 李*."""
+    name = name.strip()
+    if len(name) <= 1:
+        return "*" * len(name)
+    if len(name) == 2:
+        return f"{name[0]}*"
+    return f"{name[0]}{'*' * (len(name) - 2)}{name[-1]}"
+
+
 class EncryptedTextField(models.TextField):
     """Stores a Fernet token; Python code sees the plain text. Never filter on it: use its lookup hash."""
 

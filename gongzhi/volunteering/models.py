@@ -377,7 +377,7 @@ class Certificate(models.Model):
     volunteer = models.ForeignKey(VolunteerProfile, on_delete=models.PROTECT, related_name="certificates")
     community = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+")
     name = models.CharField(_("name"), max_length=50)
-    id_type = models.CharField(_("ID type"), max_length=20)
+    id_type = models.CharField(_("ID type"), max_length=40)
     id_number_masked = models.CharField(_("ID number"), max_length=24)
     volunteer_number = models.CharField(_("volunteer number"), max_length=20)
     hours = models.DecimalField(_("hours"), max_digits=9, decimal_places=2)

@@ -31,7 +31,7 @@ from gongzhi.volunteering.models import (
 )
 
 
-def _own_record(user) -> Resident | None:
+def own_record(user) -> Resident | None:
     """The user's resident record, read once per request."""
     if not user.is_authenticated or getattr(user, "token_organisation_id", None):
         return None
@@ -54,7 +54,7 @@ def activities_visible_to(user) -> QuerySet[Activity]:
         return Activity.objects.all()
     published = ~Q(status=ActivityStatus.DRAFT)
     visible = _organised_by(user) | (published & in_scope(user, Perm.VIEW_VOLUNTEERING))
-    resident = _own_record(user)
+    resident = own_record(user)
     if resident is not None:
         visible |= published & (Q(open_to_everyone=True) | Q(region_id__in=resident.region.ancestor_ids()))
     return Activity.objects.filter(visible)
@@ -76,6 +76,16 @@ def activities_organised_by(user) -> QuerySet[Activity]:
 def access_organised_activity(user, activity_id: int) -> Activity:
     return get_object_or_404(
         activities_organised_by(user).select_related("region", "community", "organisation"), pk=activity_id
+    )
+
+
+def access_organised_signup(user, signup_id: int) -> SignUp:
+    """A sign-up at an activity the user organises (to check in, mark or verify); 404 otherwise."""
+    return get_object_or_404(
+        SignUp.objects.filter(activity__in=activities_organised_by(user).values("pk")).select_related(
+            "activity", "volunteer__resident__region__parent", "verified_by"
+        ),
+        pk=signup_id,
     )
 
 
@@ -117,7 +127,7 @@ def volunteers_visible_to(user) -> QuerySet[VolunteerProfile]:
     if acts_as_superuser(user):
         return VolunteerProfile.objects.all()
     visible = in_scope(user, Perm.VIEW_VOLUNTEERING, field="resident__region")
-    resident = _own_record(user)
+    resident = own_record(user)
     if resident is not None:
         visible |= Q(resident=resident)
     return VolunteerProfile.objects.filter(visible)
@@ -156,7 +166,7 @@ def outlets_visible_to(user) -> QuerySet[Outlet]:
     organisation_ids = scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION)
     if organisation_ids:
         visible |= Q(organisation_id__in=organisation_ids)
-    resident = _own_record(user)
+    resident = own_record(user)
     if resident is not None:
         visible |= Q(community_id=resident.community_id, is_active=True)
     return Outlet.objects.filter(visible)
@@ -192,7 +202,7 @@ def redemptions_visible_to(user) -> QuerySet[Redemption]:
     if acts_as_superuser(user):
         return Redemption.objects.all()
     visible = Q(item__outlet__in=outlets_served_by(user).values("pk"))
-    resident = _own_record(user)
+    resident = own_record(user)
     if resident is not None:
         visible |= Q(resident=resident)
     return Redemption.objects.filter(visible)

@@ -187,7 +187,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('number', models.CharField(max_length=24, unique=True, verbose_name='certificate number')),
                 ('name', models.CharField(max_length=50, verbose_name='name')),
-                ('id_type', models.CharField(max_length=20, verbose_name='ID type')),
+                ('id_type', models.CharField(max_length=40, verbose_name='ID type')),
                 ('id_number_masked', models.CharField(max_length=24, verbose_name='ID number')),
                 ('volunteer_number', models.CharField(max_length=20, verbose_name='volunteer number')),
                 ('hours', models.DecimalField(decimal_places=2, max_digits=9, verbose_name='hours')),
