@@ -8,7 +8,6 @@ leads to the public verification page, where anyone can check what the number ce
 from html import escape
 from io import BytesIO
 
-import segno
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
@@ -20,6 +19,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from gongzhi.core.qr import qr_png
 from gongzhi.volunteering.models import Certificate
 
 # Built into every PDF reader: no font file to ship, and it covers Chinese and Latin alike.
@@ -59,10 +59,7 @@ def content_lines(certificate: Certificate) -> list[tuple[str, str, str]]:
 
 
 def _qr_image(url: str, size: float) -> Image:
-    png = BytesIO()
-    segno.make(url, error="m").save(png, kind="png", scale=8, border=2)
-    png.seek(0)
-    return Image(png, width=size, height=size)
+    return Image(BytesIO(qr_png(url)), width=size, height=size)
 
 
 def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:

@@ -24,7 +24,9 @@ from gongzhi.volunteering.models import (
     LedgerTransaction,
     Outlet,
     PointsAccount,
+    RecordNote,
     Redemption,
+    RedemptionStatus,
     SignUp,
     SignUpStatus,
     VolunteerProfile,
@@ -283,4 +285,76 @@ def may_run_volunteering(user) -> bool:
         return False
     return has_perm_anywhere(user, Perm.MANAGE_VOLUNTEERING) or bool(
         scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION)
+    )
+
+
+def redemptions_waiting_at(outlets: QuerySet[Outlet]) -> QuerySet[Redemption]:
+    """Redemptions waiting to be collected at these outlets, oldest first (the outlet desk's list)."""
+    return (
+        Redemption.objects.filter(item__outlet__in=outlets.values("pk"), status=RedemptionStatus.RESERVED)
+        .select_related("item__outlet", "resident")
+        .only(
+            "id",
+            "code",
+            "quantity",
+            "points",
+            "created_at",
+            "status",
+            "item__name",
+            "item__unit",
+            "item__outlet__name",
+            "resident__name",
+        )  # fmt: skip
+        .order_by("created_at", "pk")
+    )
+
+
+def redemption_at_outlets_served_by(user, code: str) -> Redemption | None:
+    """A redemption by its code, if it belongs to an outlet the user serves."""
+    if not code:
+        return None
+    return Redemption.objects.filter(code=code, item__outlet__in=outlets_served_by(user).values("pk")).first()
+
+
+def points_balance(resident: Resident) -> int:
+    """The resident's balance, without creating a passbook for someone who never had points."""
+    return (
+        PointsAccount.objects.filter(kind=AccountKind.RESIDENT, resident=resident)
+        .values_list("balance", flat=True)
+        .first()
+        or 0
+    )
+
+
+def waitlist_position(signup: SignUp) -> int | None:
+    """1 for the first person waiting for a place, and so on; None when not waiting."""
+    if signup.status != SignUpStatus.WAITLISTED:
+        return None
+    ahead = SignUp.objects.filter(activity_id=signup.activity_id, status=SignUpStatus.WAITLISTED).filter(
+        Q(signed_up_at__lt=signup.signed_up_at) | Q(signed_up_at=signup.signed_up_at, pk__lt=signup.pk)
+    )
+    return ahead.count() + 1
+
+
+def record_notes(volunteer: VolunteerProfile) -> QuerySet[RecordNote]:
+    """Training, honours and evaluations on the volunteer's record, newest first."""
+    return volunteer.notes.select_related("community").order_by("-on_date", "-pk")
+
+
+def certificates_of(volunteer: VolunteerProfile) -> QuerySet[Certificate]:
+    return volunteer.certificates.order_by("-issued_at", "-pk")
+
+
+def recent_awards(budget: PointsAccount, *, limit: int = 20) -> QuerySet[LedgerEntry]:
+    """Points awarded out of the budget by hand (not for activities), newest first, with who received them.
+    Awards post under keys starting "award:" (pages and API alike)."""
+    return (
+        LedgerEntry.objects.filter(
+            account__kind=AccountKind.RESIDENT,
+            transaction__entries__account=budget,
+            transaction__idempotency_key__startswith="award:",
+        )
+        .select_related("account__resident", "transaction__created_by")
+        .defer("account__resident__id_number", "account__resident__phone")
+        .order_by("-created_at", "-id")[:limit]
     )

@@ -184,6 +184,8 @@ def _positive_points(amount: int) -> None:
 
 def budget_fund(*, community: Region, amount: int, by: User, idempotency_key: str) -> LedgerTransaction:
     """The community sets aside points it may award: from its issued account into its award budget."""
+    if not has_perm_in(by, Perm.FUND_POINTS, community):
+        raise ServiceError(_("Only the community secretary can fund the award budget."))
     _positive_points(amount)
     issued = community_account(community=community, kind=AccountKind.ISSUED)
     budget = community_account(community=community, kind=AccountKind.AWARD_BUDGET)
@@ -203,6 +205,8 @@ def points_award(
     reason = reason.strip()
     if not reason:
         raise ServiceError(_("Give a reason for the award."), field="reason")
+    if not has_perm_in(awarded_by, Perm.AWARD_POINTS, community):
+        raise ServiceError(_("Only the community's staff can award points."))
     if resident.community_id != community.pk:
         raise ServiceError(_("This resident does not live in this community."))
     budget = community_account(community=community, kind=AccountKind.AWARD_BUDGET)
@@ -926,15 +930,44 @@ def outlet_save(*, outlet: Outlet, by: User) -> Outlet:
 
 
 def item_save(*, item: Item, by: User) -> Item:
-    """Creates or changes an item (price, stock, limit). Stock is changed under the item's row lock."""
+    """Creates an item, or saves one the caller has locked (item_update, item_restock)."""
     if not may_serve(by, item.outlet):
         raise ServiceError(_("Only the outlet's staff can manage its items."))
     validate_or_raise(item)
-    with transaction.atomic():
-        if item.pk:
-            Item.objects.select_for_update().filter(pk=item.pk).get()
-        item.save()
+    item.save()
     return item
+
+
+def _lock_item(item: Item) -> Item:
+    return Item.objects.select_for_update().select_related("outlet__community").get(pk=item.pk)
+
+
+def item_update(*, item: Item, by: User, fields: dict, stock_seen: int | None = None) -> Item:
+    """Saves an edited item. The stock the form showed may be stale (residents redeem while staff type), so
+    the change made to it is applied to the stock as it is now, read under the item's row lock."""
+    with transaction.atomic():
+        item = _lock_item(item)
+        current = item.stock
+        change = fields.get("stock", current) - (current if stock_seen is None else stock_seen)
+        for field, value in fields.items():
+            setattr(item, field, value)
+        item.stock = current + change
+        if item.stock < 0:
+            raise ServiceError(
+                _("Only %(stock)s are in stock now; the stock cannot go below zero.") % {"stock": current},
+                field="stock",
+            )
+        return item_save(item=item, by=by)
+
+
+def item_restock(*, item: Item, by: User, add: int) -> Item:
+    """Adds stock, under the item's row lock so that redemptions running meanwhile are not undone."""
+    if isinstance(add, bool) or not isinstance(add, int) or add < 1:
+        raise ServiceError(_("Enter how many to add: a whole number from 1."), field="add")
+    with transaction.atomic():
+        item = _lock_item(item)
+        item.stock += add
+        return item_save(item=item, by=by)
 
 
 def _period_start(period: str, now: datetime.datetime) -> datetime.datetime:
@@ -973,7 +1006,7 @@ def redemption_create(
     if existing is not None:
         return existing
     with transaction.atomic():
-        item = Item.objects.select_for_update().select_related("outlet").get(pk=item.pk)
+        item = _lock_item(item)
         existing = Redemption.objects.filter(request_key=request_key).first()
         if existing is not None:
             return existing
@@ -1044,7 +1077,7 @@ def redemption_cancel(
     back and the stock is restored, in one transaction."""
     now = now or timezone.now()
     with transaction.atomic():
-        item = Item.objects.select_for_update().select_related("outlet").get(pk=redemption.item_id)
+        item = _lock_item(redemption.item)
         redemption = Redemption.objects.select_for_update().select_related("resident").get(pk=redemption.pk)
         if redemption.resident.user_id != by.pk and not may_serve(by, item.outlet):
             raise ServiceError(_("Only the resident or the outlet's staff can cancel this."))

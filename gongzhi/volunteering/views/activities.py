@@ -7,7 +7,6 @@ changes anything on GET: the check-in link in the QR code opens a page with a co
 
 from urllib.parse import urlencode
 
-import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -16,13 +15,13 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
+from gongzhi.core.qr import qr_svg
 from gongzhi.volunteering import selectors, services
 from gongzhi.volunteering.forms import (
     ActivityCancelForm,
@@ -104,16 +103,6 @@ def activity_detail(request, activity_id: int):
     return _detail_page(request, _visible_activity(request.user, activity_id))
 
 
-def _waiting_position(activity, signup) -> int | None:
-    """Where the volunteer stands on the waiting list: first come, first served."""
-    if signup is None or signup.status != SignUpStatus.WAITLISTED:
-        return None
-    ahead = activity.signups.filter(status=SignUpStatus.WAITLISTED).filter(
-        Q(signed_up_at__lt=signup.signed_up_at) | Q(signed_up_at=signup.signed_up_at, pk__lt=signup.pk)
-    )
-    return ahead.count() + 1
-
-
 def _detail_page(request, activity, *, failed: tuple[str, object] | None = None):
     """The activity's page; after a refused action, with that action's form showing why."""
     user = request.user
@@ -132,7 +121,7 @@ def _detail_page(request, activity, *, failed: tuple[str, object] | None = None)
         "places_left": _places_left(activity),
         "resident": resident,
         "signup": signup,
-        "waiting_position": _waiting_position(activity, signup),
+        "waiting_position": selectors.waitlist_position(signup) if signup else None,
         "points_earned": services.points_for(activity, signup.hours) if verified and signup.hours else 0,
         "may_sign_up": activity.status == ActivityStatus.OPEN
         and activity.starts_at > now
@@ -396,9 +385,7 @@ def _code_context(request, activity) -> dict:
     code = services.activity_code(activity)
     link = request.build_absolute_uri(reverse("volunteering:checkin", args=[activity.pk]))
     link = f"{link}?{urlencode({'code': code})}"
-    # segno writes the SVG itself from the link's modules: no text of ours goes into it unescaped.
-    svg = segno.make(link, error="m").svg_inline(scale=8, border=2, svgclass="qr-code", lineclass="qr-line")
-    return {"code": code, "qr_svg": mark_safe(svg), "checkin_link": link}
+    return {"code": code, "qr_svg": qr_svg(link, scale=8), "checkin_link": link}
 
 
 def _roster_row(signup, activity, *, error: str = "", done: str = ""):

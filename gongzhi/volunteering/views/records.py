@@ -3,7 +3,6 @@ the volunteer record for staff, points awards and a community's volunteering set
 
 Thin: parse a form, call one service or selector, render. Anything the viewer may not see is a 404."""
 
-import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,16 +10,16 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import urlencode
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
 from gongzhi.core.models import AuditEvent, Region
+from gongzhi.core.qr import qr_svg
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import has_perm_in
-from gongzhi.core.selectors import access_region_where, resident_record_of, resident_search
+from gongzhi.core.selectors import access_region_where, regions_where, resident_record_of, resident_search
 from gongzhi.core.services import audit_record
 from gongzhi.volunteering import selectors, services
 from gongzhi.volunteering.certificates import certificate_pdf as render_certificate_pdf
@@ -33,7 +32,7 @@ from gongzhi.volunteering.forms_records import (
     SettingsForm,
     VolunteerProfileForm,
 )
-from gongzhi.volunteering.models import AccountKind, LedgerEntry
+from gongzhi.volunteering.models import AccountKind
 
 PASSBOOK_PAGE_SIZE = 25
 # The newest sign-ups on "my volunteering"; the permanent record below lists every verified one.
@@ -91,34 +90,19 @@ def me(request):
     context = {
         "resident": resident,
         "volunteer": volunteer,
-        "qr_code": _qr_svg(volunteer.qr_token),
+        "qr_code": qr_svg(volunteer.qr_token),
         "profile_form": profile_form
         or VolunteerProfileForm(
             initial={"skills": volunteer.skills, "on_honour_roll": volunteer.on_honour_roll}
         ),
         "signups": list(selectors.signups_of(resident)[:SIGNUPS_SHOWN]),
         "record": list(selectors.service_record(volunteer)),
-        "notes": list(_notes_of(volunteer)),
-        "certificates": list(_certificates_of(volunteer)[:CERTIFICATES_SHOWN]),
+        "notes": list(selectors.record_notes(volunteer)),
+        "certificates": list(selectors.certificates_of(volunteer)[:CERTIFICATES_SHOWN]),
         "certificate_error": certificate_error,
     }
     failed = (profile_form is not None and profile_form.errors) or certificate_error
     return render(request, "volunteering/me.html", context, status=400 if failed else 200)
-
-
-def _qr_svg(token: str) -> str:
-    # The organiser's scanner reads the token alone (checkin_by_personal_code also accepts a link around it).
-    # The SVG is segno's drawing of our own random token: nothing in it comes from a user.
-    return mark_safe(segno.make(token, error="m").svg_inline(scale=5, border=2))
-
-
-def _notes_of(volunteer):
-    """Training, honours and evaluations on the volunteer's record, newest first."""
-    return volunteer.notes.select_related("community").order_by("-on_date", "-pk")
-
-
-def _certificates_of(volunteer):
-    return volunteer.certificates.order_by("-issued_at", "-pk")
 
 
 # The passbook (积分存折) ------------------------------------------------------------------------------------
@@ -244,8 +228,8 @@ def volunteer(request, volunteer_id: int):
         "may_manage": may_manage,
         "note_form": note_form or RecordNoteForm(),
         "record": list(selectors.service_record(volunteer)),
-        "notes": list(_notes_of(volunteer)),
-        "certificates": list(_certificates_of(volunteer)[:CERTIFICATES_SHOWN]),
+        "notes": list(selectors.record_notes(volunteer)),
+        "certificates": list(selectors.certificates_of(volunteer)[:CERTIFICATES_SHOWN]),
         "certificate_error": certificate_error,
     }
     failed = (note_form is not None and note_form.errors) or certificate_error
@@ -260,20 +244,6 @@ def _community_where(user, perm: Perm, community_id: int) -> Region:
     if community.level != Region.Level.COMMUNITY:
         raise Http404
     return community
-
-
-def _recent_awards(budget):
-    """Points awarded out of the budget by hand (not for activities), newest first, with who received them."""
-    return (
-        LedgerEntry.objects.filter(
-            account__kind=AccountKind.RESIDENT,
-            transaction__entries__account=budget,
-            transaction__idempotency_key__startswith="award:",
-        )
-        .select_related("account__resident", "transaction__created_by")
-        .defer("account__resident__id_number", "account__resident__phone")
-        .order_by("-created_at", "-id")[:RECENT_AWARDS]
-    )
 
 
 @login_required
@@ -339,7 +309,7 @@ def award(request, community_id: int):
         "query": query,
         "award_form": award_form or _award_form(None, request.user, community, query=query),
         "fund_form": (fund_form or FundForm()) if may_fund else None,
-        "awards": list(_recent_awards(budget)),
+        "awards": list(selectors.recent_awards(budget, limit=RECENT_AWARDS)),
         "may_fund": may_fund,
     }
     failed = (award_form is not None and award_form.errors) or (fund_form is not None and fund_form.errors)
@@ -396,7 +366,18 @@ def community_settings(request, community_id: int):
     )
 
 
+@login_required
+@require_GET
+def award_home(request):
+    """The award page of the (first) community where the user may award points."""
+    community = regions_where(request.user, Perm.AWARD_POINTS, levels=[Region.Level.COMMUNITY]).first()
+    if community is None:
+        raise Http404
+    return redirect("volunteering:award", community.pk)
+
+
 urls = [
+    path("awards/", award_home, name="award_home"),
     path("me/", me, name="me"),
     path("passbook/", passbook, name="passbook"),
     path("certificates/verify/", certificate_verify, name="certificate_verify"),

@@ -7,15 +7,12 @@ and stock move only in the services, together or not at all."""
 
 import secrets
 
-import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
 from gongzhi.core.models import Region
+from gongzhi.core.qr import qr_svg
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import acts_as_superuser, has_perm_anywhere, has_perm_in, scope_regions
 from gongzhi.core.selectors import organisations_visible_to, regions_where, resident_record_of
@@ -81,7 +79,7 @@ def _shop_page(request, *, failed: tuple[Item, RedeemForm] | None = None):
     resident = resident_record_of(request.user)
     if resident is None:
         return render(request, "volunteering/shop.html", {"resident": None}, status=400 if failed else 200)
-    balance = services.points_account_for(resident=resident).balance
+    balance = selectors.points_balance(resident)
     failed_item, failed_form = failed or (None, None)
     outlets: dict[int, tuple[Outlet, list]] = {}
     failed_listed = False
@@ -137,7 +135,7 @@ def redemption(request, redemption_id: int):
     if is_own and reserved:
         # The bare code: scanner apps paste it into the desk's input as it is. White behind the modules, so
         # that a phone in dark mode still shows a scannable code.
-        qr_code = mark_safe(segno.make_qr(redemption.code, error="m").svg_inline(scale=8, light="#fff"))
+        qr_code = qr_svg(redemption.code, scale=8)
     context = {
         "redemption": redemption,
         "item": item,
@@ -187,37 +185,10 @@ def redemptions(request):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _waiting_at(user, served):
-    """Redemptions waiting to be collected at the outlets the user serves, oldest first."""
-    return (
-        selectors.redemptions_visible_to(user)
-        .filter(item__outlet__in=served.values("pk"), status=RedemptionStatus.RESERVED)
-        .select_related("item__outlet", "resident")
-        .only(
-            "id",
-            "code",
-            "quantity",
-            "points",
-            "created_at",
-            "status",
-            "item__name",
-            "item__unit",
-            "item__outlet__name",
-            "resident__name",
-        )  # fmt: skip
-        .order_by("created_at", "pk")
-    )
-
-
-def _cancel_by_code(user, served, code: str):
+def _cancel_by_code(user, code: str):
     """Cancels a reserved redemption of one of the user's outlets by its code; any other code is refused the
     way the hand-over refuses it."""
-    code = services.redemption_code_normalise(code)
-    found = (
-        selectors.redemptions_visible_to(user).filter(code=code, item__outlet__in=served.values("pk")).first()
-        if code
-        else None
-    )
+    found = selectors.redemption_at_outlets_served_by(user, services.redemption_code_normalise(code))
     if found is None:
         raise ServiceError(_("No such redemption code at your outlets."), field="code")
     return services.redemption_cancel(redemption=found, by=user)
@@ -237,7 +208,7 @@ def outlet_desk(request):
             code = form.cleaned_data["code"]
             try:
                 if done_action == "cancel":
-                    done = _cancel_by_code(request.user, served, code)
+                    done = _cancel_by_code(request.user, code)
                 else:
                     done = services.redemption_hand_over(code=code, by=request.user)
             except ServiceError as error:
@@ -249,7 +220,9 @@ def outlet_desk(request):
     if done is not None:
         done.resident_masked = mask_name(done.resident.name)
         done.code_groups = code_groups(done.code)
-    page = Paginator(_waiting_at(request.user, served), DESK_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.redemptions_waiting_at(served), DESK_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     for row in page:
         row.resident_masked = mask_name(row.resident.name)
         row.code_groups = code_groups(row.code)
@@ -389,7 +362,9 @@ def item(request, item_id: int):
         form = ItemForm(request.POST)
         if form.is_valid():
             try:
-                item = _item_update(user, item.pk, form.item_fields(), form.cleaned_data["stock_seen"])
+                item = services.item_update(
+                    item=item, by=user, fields=form.item_fields(), stock_seen=form.cleaned_data["stock_seen"]
+                )
             except ServiceError as error:
                 add_service_error(form, error)
             else:
@@ -411,29 +386,6 @@ def item(request, item_id: int):
     return render(request, "volunteering/item.html", context, status=status)
 
 
-def _item_update(user, item_id: int, fields: dict, stock_seen: int | None) -> Item:
-    """Saves an edited item. The stock the form showed may be stale (residents redeem while staff type), so
-    the change made to it is applied to the stock as it is now, read under the item's row lock."""
-    with transaction.atomic():
-        item = (
-            selectors.items_visible_to(user)
-            .select_for_update(of=("self",))
-            .select_related("outlet__community")
-            .get(pk=item_id)
-        )
-        current = item.stock
-        change = fields["stock"] - (current if stock_seen is None else stock_seen)
-        for field, value in fields.items():
-            setattr(item, field, value)
-        item.stock = current + change
-        if item.stock < 0:
-            raise ServiceError(
-                _("Only %(stock)s are in stock now; the stock cannot go below zero.") % {"stock": current},
-                field="stock",
-            )
-        return services.item_save(item=item, by=user)
-
-
 @login_required
 @require_POST
 def item_restock(request, item_id: int):
@@ -445,15 +397,7 @@ def item_restock(request, item_id: int):
         return redirect("volunteering:outlet", item.outlet_id)
     added = form.cleaned_data["add"]
     try:
-        with transaction.atomic():
-            item = (
-                selectors.items_visible_to(user)
-                .select_for_update(of=("self",))
-                .select_related("outlet__community")
-                .get(pk=item.pk)
-            )
-            item.stock += added
-            services.item_save(item=item, by=user)
+        item = services.item_restock(item=item, by=user, add=added)
     except ServiceError as error:
         messages.error(request, error.message)
     else:
