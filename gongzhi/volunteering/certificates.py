@@ -34,16 +34,6 @@ def _register_font() -> None:
         pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
 
 
-def mask_name(name: str) -> str:
-    """A name as the public verification page shows it: 张*民, 张*, 欧阳**华."""
-    name = (name or "").strip()
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return f"{name[0]}*"
-    return f"{name[0]}{'*' * (len(name) - 2)}{name[-1]}"
-
-
 def content_lines(certificate: Certificate) -> list[tuple[str, str, str]]:
     """The service content as (date, activity and organiser, hours), from the snapshot written at issue:
     one line per activity, "2025-03-01 清理楼道 (清波社区) 2.00"."""

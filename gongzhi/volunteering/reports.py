@@ -53,7 +53,6 @@ from django.utils.translation import gettext_lazy as _
 from gongzhi.core.models import Region, RegionLevel, ResidentTag
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import acts_as_superuser, has_perm_anywhere, has_perm_in, in_scope, scope_regions
-from gongzhi.core.selectors import resident_record_of
 from gongzhi.volunteering.models import (
     AccountKind,
     Activity,
@@ -66,6 +65,7 @@ from gongzhi.volunteering.models import (
     SignUpStatus,
     Verification,
 )
+from gongzhi.volunteering.selectors import own_record
 
 # DESIGN.md: aggregates over fewer than 5 people are suppressed.
 SMALLEST_GROUP = 5
@@ -769,7 +769,7 @@ class HonourRoll:
 
 def _home_region_ids(user) -> list[int]:
     """The regions above the user's home (building): where their own honour rolls are."""
-    record = resident_record_of(user) if user.is_authenticated else None
+    record = own_record(user)
     return record.region.ancestor_ids() if record is not None else []
 
 

@@ -295,6 +295,17 @@ ACTIVITY_FIELDS = (
 
 
 def _check_activity(activity: Activity, *, now: datetime.datetime) -> None:
+    for name in ("starts_at", "ends_at", "cancel_deadline", "capacity"):
+        if getattr(activity, name) is None:
+            raise ServiceError(_("This field is required."), field=name)
+    if (
+        activity.status == ActivityStatus.OPEN
+        and activity.risk_level != RiskLevel.LOW
+        and activity.insurance_confirmed_at is None
+    ):
+        raise ServiceError(
+            _("Confirm the volunteers' insurance before opening a risky activity."), field="risk_level"
+        )
     if activity.starts_at and activity.ends_at and activity.ends_at <= activity.starts_at:
         raise ServiceError(_("The activity must end after it starts."), field="ends_at")
     if activity.ends_at - activity.starts_at > datetime.timedelta(days=7):
@@ -347,7 +358,11 @@ def activity_create(
 
 
 def _lock_activity(activity: Activity) -> Activity:
-    return Activity.objects.select_for_update().select_related("region", "community").get(pk=activity.pk)
+    return (
+        Activity.objects.select_for_update(of=("self",))
+        .select_related("region", "community")
+        .get(pk=activity.pk)
+    )
 
 
 def activity_update(
@@ -419,6 +434,8 @@ def activity_cancel(
         _require_organiser(by, activity)
         if activity.status == ActivityStatus.CANCELLED:
             raise ServiceError(_("This activity is already cancelled."))
+        if now > activity.ends_at:
+            raise ServiceError(_("This activity has already ended."))
         if activity.signups.exclude(verification=Verification.PENDING).exists():
             raise ServiceError(_("Hours have been verified for this activity; it cannot be cancelled."))
         activity.status = ActivityStatus.CANCELLED
@@ -457,7 +474,6 @@ def signup_create(*, activity: Activity, resident: Resident, now: datetime.datet
     """Signs a resident up: a place while there are places, else the waiting list. The activity row is locked
     while the places are counted, so that concurrent sign-ups never overfill it."""
     now = now or timezone.now()
-    volunteer = volunteer_profile_for(resident=resident)
     with transaction.atomic():
         activity = _lock_activity(activity)
         if activity.status != ActivityStatus.OPEN:
@@ -473,10 +489,11 @@ def signup_create(*, activity: Activity, resident: Resident, now: datetime.datet
                 raise ServiceError(
                     _("This activity has a minimum age; ask the community to record your date of birth.")
                 )
-            if _age_on(resident.birth_date, activity.starts_at.date()) < activity.min_age:
+            if _age_on(resident.birth_date, timezone.localtime(activity.starts_at).date()) < activity.min_age:
                 raise ServiceError(
                     _("This activity is for volunteers aged %(age)s and over.") % {"age": activity.min_age}
                 )
+        volunteer = volunteer_profile_for(resident=resident)
         signup = SignUp.objects.select_for_update().filter(activity=activity, volunteer=volunteer).first()
         if signup is not None and signup.status in (SignUpStatus.CONFIRMED, SignUpStatus.WAITLISTED):
             raise ServiceError(_("You have already signed up for this activity."))
@@ -501,7 +518,11 @@ def signup_cancel(*, signup: SignUp, by: User, now: datetime.datetime | None = N
     now = now or timezone.now()
     with transaction.atomic():
         activity = _lock_activity(signup.activity)
-        signup = SignUp.objects.select_for_update().select_related("volunteer__resident").get(pk=signup.pk)
+        signup = (
+            SignUp.objects.select_for_update(of=("self",))
+            .select_related("volunteer__resident")
+            .get(pk=signup.pk)
+        )
         if signup.volunteer.resident.user_id != by.pk and not may_organise(by, activity):
             raise ServiceError(_("Only the volunteer or the organisers can cancel a sign-up."))
         if signup.status not in (SignUpStatus.CONFIRMED, SignUpStatus.WAITLISTED):
@@ -604,7 +625,7 @@ def _scan(signup: SignUp, activity: Activity, *, method: str, now: datetime.date
 
 
 def _lock_signup(**lookup) -> SignUp:
-    return SignUp.objects.select_for_update().select_related("volunteer__resident").get(**lookup)
+    return SignUp.objects.select_for_update(of=("self",)).select_related("volunteer__resident").get(**lookup)
 
 
 def checkin_by_activity_code(
@@ -748,6 +769,11 @@ def hours_verify(
             raise ServiceError(_("These hours have already been verified."))
         if now < activity.starts_at:
             raise ServiceError(_("Hours are verified once the activity has started."))
+        if activity.status != ActivityStatus.OPEN or signup.status not in (
+            SignUpStatus.CONFIRMED,
+            SignUpStatus.NO_SHOW,
+        ):
+            raise ServiceError(_("This sign-up is not active."))
         if decision == Decision.REJECT:
             verified_hours = Decimal(0)
         else:
@@ -939,7 +965,7 @@ def item_save(*, item: Item, by: User) -> Item:
 
 
 def _lock_item(item: Item) -> Item:
-    return Item.objects.select_for_update().select_related("outlet__community").get(pk=item.pk)
+    return Item.objects.select_for_update(of=("self",)).select_related("outlet__community").get(pk=item.pk)
 
 
 def item_update(*, item: Item, by: User, fields: dict, stock_seen: int | None = None) -> Item:
@@ -1078,7 +1104,11 @@ def redemption_cancel(
     now = now or timezone.now()
     with transaction.atomic():
         item = _lock_item(redemption.item)
-        redemption = Redemption.objects.select_for_update().select_related("resident").get(pk=redemption.pk)
+        redemption = (
+            Redemption.objects.select_for_update(of=("self",))
+            .select_related("resident")
+            .get(pk=redemption.pk)
+        )
         if redemption.resident.user_id != by.pk and not may_serve(by, item.outlet):
             raise ServiceError(_("Only the resident or the outlet's staff can cancel this."))
         _require_reserved(redemption)
@@ -1121,7 +1151,7 @@ def redemption_hand_over(*, code: str, by: User, now: datetime.datetime | None =
     code = redemption_code_normalise(code)
     with transaction.atomic():
         redemption = (
-            Redemption.objects.select_for_update()
+            Redemption.objects.select_for_update(of=("self",))
             .select_related("item__outlet", "resident")
             .filter(code=code)
             .first()
@@ -1143,22 +1173,29 @@ def redemption_hand_over(*, code: str, by: User, now: datetime.datetime | None =
 
 def points_expire(*, now: datetime.datetime | None = None) -> int:
     """Periodic: in communities whose points expire after N years, each passbook loses the points earned
-    before the cut-off that have not been spent since, oldest first (spending uses the oldest points). One
-    grouped query per community finds them; each expiry is a ledger transaction back to the issued account
-    under a key of the account and the day, so running twice a day expires once. Hours never expire."""
-    now = now or timezone.now()
+    before the cut-off that have not been spent since, oldest first (spending uses the oldest points).
+    Reversed postings and their reversals count on neither side: a cancelled redemption neither spends nor
+    renews points. The cut-off moves once a day (from the start of the local day), and each expiry posts
+    under a key of the account and the day, so that every run of the same day finds the same amount and
+    expires it once. One grouped query per community; hours never expire."""
+    today = timezone.localtime(now or timezone.now()).replace(hour=0, minute=0, second=0, microsecond=0)
+    standing = Q(entries__transaction__reverses__isnull=True, entries__transaction__reversal__isnull=True)
     expired = 0
     for row in VolunteeringSettings.objects.filter(points_expire_after_years__isnull=False).select_related(
         "community"
     ):
-        cutoff = _years_before(now, row.points_expire_after_years)
+        cutoff = _years_before(today, row.points_expire_after_years)
         accounts = (
             PointsAccount.objects.filter(community=row.community, kind=AccountKind.RESIDENT, balance__gt=0)
             .annotate(
                 old_credits=Coalesce(
-                    Sum("entries__amount", filter=Q(entries__amount__gt=0, entries__created_at__lt=cutoff)), 0
+                    Sum(
+                        "entries__amount",
+                        filter=standing & Q(entries__amount__gt=0, entries__created_at__lt=cutoff),
+                    ),
+                    0,
                 ),
-                debits=Coalesce(Sum("entries__amount", filter=Q(entries__amount__lt=0)), 0),
+                debits=Coalesce(Sum("entries__amount", filter=standing & Q(entries__amount__lt=0)), 0),
             )
             .filter(old_credits__gt=-F("debits"))
         )
@@ -1167,11 +1204,16 @@ def points_expire(*, now: datetime.datetime | None = None) -> int:
             amount = min(account.old_credits + account.debits, account.balance)
             if amount <= 0:
                 continue
-            ledger_post(
-                idempotency_key=f"expiry:{account.pk}:{timezone.localtime(now):%Y-%m-%d}",
-                memo=gettext_noop("Points expired"),
-                entries=[(account, -amount), (issued, amount)],
-            )
+            try:
+                ledger_post(
+                    idempotency_key=f"expiry:{account.pk}:{today:%Y-%m-%d}",
+                    memo=gettext_noop("Points expired"),
+                    entries=[(account, -amount), (issued, amount)],
+                )
+            except ServiceError:
+                # The resident spent meanwhile; tomorrow's run takes what is left. One account never stops
+                # the others.
+                continue
             expired += amount
     return expired
 

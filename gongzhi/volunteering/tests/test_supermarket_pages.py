@@ -10,10 +10,11 @@ from django.urls import reverse
 from django.utils import translation
 
 from conftest import make_user
+from gongzhi.core.crypto import mask_name
 from gongzhi.core.models import Organisation, Resident
 from gongzhi.volunteering import services
 from gongzhi.volunteering.models import Item, Outlet, Redemption, RedemptionStatus
-from gongzhi.volunteering.views.supermarket import code_groups, mask_name
+from gongzhi.volunteering.views.supermarket import code_groups
 
 pytestmark = pytest.mark.django_db
 
@@ -81,9 +82,7 @@ def elsewhere(people):
     """吉福社区 (another district): its resident 王吉福 with an account and 20 points; its outlet and item."""
     user = make_user("13700001111", "王吉福")
     Resident.objects.filter(pk=people.other_resident_record.pk).update(user=user)
-    services.budget_fund(
-        community=people.other_community, amount=50, by=people.admin, idempotency_key="f2"
-    )
+    services.budget_fund(community=people.other_community, amount=50, by=people.admin, idempotency_key="f2")
     services.points_award(
         community=people.other_community,
         resident=people.other_resident_record,
@@ -597,6 +596,6 @@ def test_it_masks_names_and_groups_codes():
         "李*奶",
         "王*",
         "欧**明",
-        "A",
+        "*",
     ]
     assert code_groups("ABCDEFGHJK") == "ABCDE FGHJK"

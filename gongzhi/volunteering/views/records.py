@@ -13,17 +13,17 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from gongzhi.core.crypto import mask_name
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
 from gongzhi.core.models import AuditEvent, Region
 from gongzhi.core.qr import qr_svg
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import has_perm_in
-from gongzhi.core.selectors import access_region_where, regions_where, resident_record_of, resident_search
+from gongzhi.core.selectors import access_region_where, regions_where, resident_search
 from gongzhi.core.services import audit_record
 from gongzhi.volunteering import selectors, services
 from gongzhi.volunteering.certificates import certificate_pdf as render_certificate_pdf
-from gongzhi.volunteering.certificates import mask_name
 from gongzhi.volunteering.forms_records import (
     AwardForm,
     FundForm,
@@ -60,7 +60,7 @@ def _needs_record(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def me(request):
-    resident = resident_record_of(request.user)
+    resident = selectors.own_record(request.user)
     if resident is None:
         return _needs_record(request)
     volunteer = services.volunteer_profile_for(resident=resident)
@@ -111,7 +111,7 @@ def me(request):
 @login_required
 @require_GET
 def passbook(request):
-    resident = resident_record_of(request.user)
+    resident = selectors.own_record(request.user)
     if resident is None:
         return _needs_record(request)
     paginator = Paginator(selectors.passbook(resident), PASSBOOK_PAGE_SIZE)
@@ -120,11 +120,7 @@ def passbook(request):
     for entry in entries:
         entry.points_in = entry.amount if entry.amount > 0 else None
         entry.points_out = -entry.amount if entry.amount < 0 else None
-    if page.number == 1:
-        balance = entries[0].balance_after if entries else 0
-    else:
-        newest = selectors.passbook(resident).first()
-        balance = newest.balance_after if newest else 0
+    balance = selectors.points_balance(resident)
     return render(
         request,
         "volunteering/passbook.html",

@@ -17,13 +17,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from gongzhi.core.crypto import mask_name
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
 from gongzhi.core.models import Region
 from gongzhi.core.qr import qr_svg
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import acts_as_superuser, has_perm_anywhere, has_perm_in, scope_regions
-from gongzhi.core.selectors import organisations_visible_to, regions_where, resident_record_of
+from gongzhi.core.selectors import organisations_visible_to, regions_where
 from gongzhi.volunteering import selectors, services
 from gongzhi.volunteering.forms_supermarket import (
     HandOverForm,
@@ -38,15 +39,6 @@ from gongzhi.volunteering.models import Item, Outlet, RedemptionStatus
 PAGE_SIZE = 20
 DESK_PAGE_SIZE = 50
 OUTLET_FIELDS = ("name", "kind", "organisation", "address", "opening_hours", "is_active")
-
-
-def mask_name(name: str) -> str:
-    """张*民: enough for the desk to recognise the resident in front of them, not enough to identify them."""
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return f"{name[0]}*"
-    return f"{name[0]}{'*' * (len(name) - 2)}{name[-1]}"
 
 
 def code_groups(code: str) -> str:
@@ -76,7 +68,7 @@ def shop(request):
 def _shop_page(request, *, failed: tuple[Item, RedeemForm] | None = None):
     """The resident's outlets and their items, each with a redeem form; after a refused redeem, that item's
     form with its errors."""
-    resident = resident_record_of(request.user)
+    resident = selectors.own_record(request.user)
     if resident is None:
         return render(request, "volunteering/shop.html", {"resident": None}, status=400 if failed else 200)
     balance = selectors.points_balance(resident)
@@ -103,7 +95,7 @@ def _shop_page(request, *, failed: tuple[Item, RedeemForm] | None = None):
 @require_POST
 def redeem(request, item_id: int):
     item = selectors.access_item(request.user, item_id)
-    resident = resident_record_of(request.user)
+    resident = selectors.own_record(request.user)
     if resident is None:
         raise Http404
     form = _redeem_form(item.pk, request.POST)
@@ -171,7 +163,7 @@ def redemption_cancel(request, redemption_id: int):
 @login_required
 @require_GET
 def redemptions(request):
-    resident = resident_record_of(request.user)
+    resident = selectors.own_record(request.user)
     page = None
     if resident is not None:
         page = Paginator(selectors.redemptions_of(resident), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -373,7 +365,7 @@ def item(request, item_id: int):
         status = 400
     elif may_serve:
         form = ItemForm.for_item(item)
-    resident = resident_record_of(user)
+    resident = selectors.own_record(user)
     on_sale = item.is_active and item.outlet.is_active and item.stock > 0
     may_redeem = on_sale and resident is not None and resident.community_id == item.outlet.community_id
     context = {
