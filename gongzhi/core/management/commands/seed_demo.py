@@ -18,6 +18,7 @@ from gongzhi.core.demo import (
 )
 from gongzhi.core.models import Region
 from gongzhi.matters.demo import demo_matters_create
+from gongzhi.volunteering.demo import demo_volunteering_create
 
 
 def display_width(text: str) -> int:
@@ -61,13 +62,15 @@ class Command(BaseCommand):
         started = time.monotonic()
         built = demo_district_build(households=households)
         matters = demo_matters_create(built)
+        activities = demo_volunteering_create(built)
         self.stdout.write(self.style.SUCCESS(
             _("Loaded the demo district in %(seconds).1f s: %(communities)d communities, %(households)d "
               "households, %(residents)d residents, %(organisations)d organisations, "
-              "%(matters)d matters.") % {
+              "%(matters)d matters, %(activities)d volunteer activities.") % {
                 "seconds": time.monotonic() - started, "communities": built.communities,
                 "households": built.households, "residents": built.resident_count,
                 "organisations": len(built.organisations), "matters": matters,
+                "activities": activities,
             }
         ))
         rows = [
