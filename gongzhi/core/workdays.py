@@ -63,3 +63,11 @@ def working_time_between(start: datetime.datetime, end: datetime.datetime) -> da
             total += min(next_midnight, end) - moment
         moment = next_midnight
     return total
+
+
+def years_before(moment: datetime.date | datetime.datetime, years: int):
+    """The same calendar day `years` earlier (a date or a datetime); 29 February falls back to the 28th."""
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:
+        return moment.replace(year=moment.year - years, day=28)

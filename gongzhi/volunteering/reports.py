@@ -53,6 +53,7 @@ from django.utils.translation import gettext_lazy as _
 from gongzhi.core.models import Region, RegionLevel, ResidentTag
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import acts_as_superuser, has_perm_anywhere, has_perm_in, in_scope, scope_regions
+from gongzhi.core.workdays import years_before
 from gongzhi.volunteering.models import (
     AccountKind,
     Activity,
@@ -102,13 +103,6 @@ def _midnight(day: datetime.date) -> datetime.datetime:
 def _add_months(day: datetime.date, months: int) -> datetime.date:
     index = day.year * 12 + day.month - 1 + months
     return datetime.date(index // 12, index % 12 + 1, 1)
-
-
-def _years_before(day: datetime.date, years: int) -> datetime.date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
 
 
 @dataclass(frozen=True)
@@ -436,9 +430,9 @@ def _age_band(reference: datetime.date) -> Case:
     born = "volunteer__resident__birth_date"
     return Case(
         When(**{f"{born}__isnull": True}, then=Value("unknown")),
-        When(**{f"{born}__gt": _years_before(reference, 18)}, then=Value("under_18")),
-        When(**{f"{born}__gt": _years_before(reference, 60)}, then=Value("18_59")),
-        When(**{f"{born}__gt": _years_before(reference, 80)}, then=Value("60_79")),
+        When(**{f"{born}__gt": years_before(reference, 18)}, then=Value("under_18")),
+        When(**{f"{born}__gt": years_before(reference, 60)}, then=Value("18_59")),
+        When(**{f"{born}__gt": years_before(reference, 80)}, then=Value("60_79")),
         default=Value("80_plus"),
         output_field=CharField(),
     )
@@ -841,7 +835,7 @@ def honour_roll(*, region: Region, period: str, now: datetime.datetime | None = 
     since = _honour_since(period, now)
     # PIPL art. 31: a child under 14's personal information needs a guardian's consent, which a child's own
     # opt-in is not; children are left off the roll.
-    born_by = _years_before(timezone.localtime(now).date(), CHILD_AGE)
+    born_by = years_before(timezone.localtime(now).date(), CHILD_AGE)
     hours = SignUp.objects.filter(
         VERIFIED,
         _in_communities(region, "volunteer__resident__community"),

@@ -30,6 +30,7 @@ from gongzhi.core.notifications import Channel, notify
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import has_perm_in, scope_organisation_ids
 from gongzhi.core.services import clean_text, community_of, validate_or_raise
+from gongzhi.core.workdays import years_before
 from gongzhi.volunteering.models import (
     MAY_GO_NEGATIVE,
     AccountKind,
@@ -1184,7 +1185,7 @@ def points_expire(*, now: datetime.datetime | None = None) -> int:
     for row in VolunteeringSettings.objects.filter(points_expire_after_years__isnull=False).select_related(
         "community"
     ):
-        cutoff = _years_before(today, row.points_expire_after_years)
+        cutoff = years_before(today, row.points_expire_after_years)
         accounts = (
             PointsAccount.objects.filter(community=row.community, kind=AccountKind.RESIDENT, balance__gt=0)
             .annotate(
@@ -1216,10 +1217,3 @@ def points_expire(*, now: datetime.datetime | None = None) -> int:
                 continue
             expired += amount
     return expired
-
-
-def _years_before(moment: datetime.datetime, years: int) -> datetime.datetime:
-    try:
-        return moment.replace(year=moment.year - years)
-    except ValueError:  # 29 February
-        return moment.replace(year=moment.year - years, day=28)
