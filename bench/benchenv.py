@@ -24,6 +24,8 @@ WORKER_MOBILE = "13900000001"
 OFFICER_MOBILE = "13900000002"
 DISTRICT_MOBILE = "13900000003"
 COMPOUND_MOBILE = "13900000004"
+# A resident of that community with a long passbook (bench/generate_ledger.py creates the account).
+RESIDENT_MOBILE = "13900000005"
 PASSWORD = "bench-Gongzhi-2026"
 
 

@@ -48,6 +48,7 @@ USERS = {
     "officer": benchenv.OFFICER_MOBILE,
     "district": benchenv.DISTRICT_MOBILE,
     "compound": benchenv.COMPOUND_MOBILE,
+    "resident": benchenv.RESIDENT_MOBILE,  # with a 2,000-entry passbook (bench/generate_ledger.py)
 }
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from gongzhi.core.demo import DemoDistrict, fake_name
 from gongzhi.core.models import Organisation, Region, Resident, User
+from gongzhi.core.workdays import years_before
 from gongzhi.volunteering import services
 from gongzhi.volunteering.models import (
     AccountKind,
@@ -61,65 +62,30 @@ class PastActivity:
 
 
 # Oldest first. The last one ended two days ago and waits for its hours to be verified.
+# fmt: off
 PAST = (
-    PastActivity(
-        "楼道清洁日", "{compound}各楼栋", 84, 9, 2, 10, 10, description="清理楼道堆放杂物，擦洗扶手。"
-    ),
-    PastActivity(
-        "垃圾分类引导", "{compound}垃圾分类点", 75, 7, 2, 8, 10, description="早高峰指导居民分类投放。"
-    ),
-    PastActivity(
-        "关爱独居老人探访",
-        "社区各院落",
-        66,
-        14,
-        3,
-        8,
-        10,
-        by_agency=True,
-        description="两人一组上门陪伴聊天，了解老人需求。",
-    ),
-    PastActivity(
-        "社区菜地劳动",
-        "社区菜地",
-        56,
-        8,
-        3,
-        12,
-        30,
-        rule=PointsRule.FIXED,
-        description="翻地、播种、浇水，收获的青菜放进积分超市。",
-    ),
-    PastActivity(
-        "消防安全巡查",
-        "{compound}",
-        45,
-        19,
-        2,
-        6,
-        15,
-        risk=RiskLevel.MEDIUM,
-        min_age=18,
-        description="检查消防通道和楼道电动车充电，登记隐患。",
-    ),
-    PastActivity(
-        "户外健步走引导", "社区广场", 40, 8, 2, 10, 10, cancelled="天气预报有大雨，活动取消，改期另行通知。"
-    ),
-    PastActivity("儿童暑期托管", "社区活动室", 34, 9, 3, 6, 10, description="陪伴孩子写作业、做手工。"),
-    PastActivity("文明交通劝导", "社区主路口", 20, 7, 2, 8, 10, description="劝导电动车戴头盔、不闯红灯。"),
-    PastActivity(
-        "长者生日会",
-        "社区活动室",
-        9,
-        14,
-        2,
-        10,
-        20,
-        rule=PointsRule.FIXED,
-        description="为本月过生日的老人布置场地、分蛋糕。",
-    ),
-    PastActivity("院落环境整治", "{compound}", 2, 9, 3, 10, 10, description="清理绿化带垃圾，修剪枝叶。"),
+    PastActivity("楼道清洁日", "{compound}各楼栋", 84, 9, 2, 10, 10,
+                 description="清理楼道堆放杂物，擦洗扶手。"),
+    PastActivity("垃圾分类引导", "{compound}垃圾分类点", 75, 7, 2, 8, 10,
+                 description="早高峰指导居民分类投放。"),
+    PastActivity("关爱独居老人探访", "社区各院落", 66, 14, 3, 8, 10, by_agency=True,
+                 description="两人一组上门陪伴聊天，了解老人需求。"),
+    PastActivity("社区菜地劳动", "社区菜地", 56, 8, 3, 12, 30, rule=PointsRule.FIXED,
+                 description="翻地、播种、浇水，收获的青菜放进积分超市。"),
+    PastActivity("消防安全巡查", "{compound}", 45, 19, 2, 6, 15, risk=RiskLevel.MEDIUM, min_age=18,
+                 description="检查消防通道和楼道电动车充电，登记隐患。"),
+    PastActivity("户外健步走引导", "社区广场", 40, 8, 2, 10, 10,
+                 cancelled="天气预报有大雨，活动取消，改期另行通知。"),
+    PastActivity("儿童暑期托管", "社区活动室", 34, 9, 3, 6, 10,
+                 description="陪伴孩子写作业、做手工。"),
+    PastActivity("文明交通劝导", "社区主路口", 20, 7, 2, 8, 10,
+                 description="劝导电动车戴头盔、不闯红灯。"),
+    PastActivity("长者生日会", "社区活动室", 9, 14, 2, 10, 20, rule=PointsRule.FIXED,
+                 description="为本月过生日的老人布置场地、分蛋糕。"),
+    PastActivity("院落环境整治", "{compound}", 2, 9, 3, 10, 10,
+                 description="清理绿化带垃圾，修剪枝叶。"),
 )
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -140,41 +106,20 @@ class UpcomingActivity:
     description: str = ""
 
 
+# fmt: off
 UPCOMING = (
     # Nearly full; the demo resident has one of its places.
-    UpcomingActivity("周末楼道清洁", "{compound}各楼栋", 3, 9, 2, 10, 9, 10, description="清理楼道杂物。"),
+    UpcomingActivity("周末楼道清洁", "{compound}各楼栋", 3, 9, 2, 10, 9, 10,
+                     description="清理楼道杂物。"),
     # Full, with two on the waiting list.
-    UpcomingActivity(
-        "助餐送餐到户", "社区长者食堂", 5, 11, 2, 6, 8, 10, description="把午餐送到行动不便的老人家中。"
-    ),
-    UpcomingActivity(
-        "高层消防通道清理",
-        "{compound}",
-        8,
-        15,
-        3,
-        12,
-        4,
-        15,
-        risk=RiskLevel.MEDIUM,
-        min_age=18,
-        description="搬离消防通道杂物，需要一定体力。已为志愿者购买意外险。",
-    ),
-    UpcomingActivity(
-        "社区义诊志愿服务",
-        "社区广场",
-        12,
-        9,
-        3,
-        8,
-        2,
-        30,
-        rule=PointsRule.FIXED,
-        by_agency=True,
-        open_to_everyone=True,
-        description="协助医生维持秩序、登记、引导老人。",
-    ),
+    UpcomingActivity("助餐送餐到户", "社区长者食堂", 5, 11, 2, 6, 8, 10,
+                     description="把午餐送到行动不便的老人家中。"),
+    UpcomingActivity("高层消防通道清理", "{compound}", 8, 15, 3, 12, 4, 15, risk=RiskLevel.MEDIUM, min_age=18,
+                     description="搬离消防通道杂物，需要一定体力。已为志愿者购买意外险。"),
+    UpcomingActivity("社区义诊志愿服务", "社区广场", 12, 9, 3, 8, 2, 30, rule=PointsRule.FIXED,
+                     by_agency=True, open_to_everyone=True, description="协助医生维持秩序、登记、引导老人。"),
 )
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -189,41 +134,25 @@ class ItemSpec:
 
 
 # (kind, name, opening hours, run by the demo's social enterprise, items)
+# fmt: off
 OUTLETS = (
-    (
-        Outlet.Kind.OFFICE,
-        "社区办公室",
-        "周一至周五 9:00–17:00",
-        False,
-        (
-            ItemSpec("鸡蛋", "盒", 20, 40, 1, LimitPeriod.WEEK, "土鸡蛋 10 枚"),
-            ItemSpec("洗衣液", "瓶", 50, 20, 1, LimitPeriod.MONTH, "2 公斤装"),
-            ItemSpec("毛巾", "条", 15, 30),
-        ),
-    ),
-    (
-        Outlet.Kind.PLOT,
-        "社区菜地",
-        "周三、周六 8:00–10:00",
-        False,
-        (
-            ItemSpec("青菜", "把", 5, 30, 2, LimitPeriod.WEEK, "志愿者种的，当天采摘"),
-            ItemSpec("萝卜", "根", 5, 25, 2, LimitPeriod.WEEK),
-            ItemSpec("小葱", "把", 2, 20),
-        ),
-    ),
-    (
-        Outlet.Kind.SHOP,
-        "邻里小店",
-        "每天 8:00–20:00",
-        True,
-        (
-            ItemSpec("理发券", "张", 30, 15, 1, LimitPeriod.MONTH, "小店旁理发室使用"),
-            ItemSpec("大米", "袋", 80, 10, description="5 斤装"),
-            ItemSpec("酱油", "瓶", 25, 20),
-        ),
-    ),
+    (Outlet.Kind.OFFICE, "社区办公室", "周一至周五 9:00–17:00", False, (
+        ItemSpec("鸡蛋", "盒", 20, 40, 1, LimitPeriod.WEEK, "土鸡蛋 10 枚"),
+        ItemSpec("洗衣液", "瓶", 50, 20, 1, LimitPeriod.MONTH, "2 公斤装"),
+        ItemSpec("毛巾", "条", 15, 30),
+    )),
+    (Outlet.Kind.PLOT, "社区菜地", "周三、周六 8:00–10:00", False, (
+        ItemSpec("青菜", "把", 5, 30, 2, LimitPeriod.WEEK, "志愿者种的，当天采摘"),
+        ItemSpec("萝卜", "根", 5, 25, 2, LimitPeriod.WEEK),
+        ItemSpec("小葱", "把", 2, 20),
+    )),
+    (Outlet.Kind.SHOP, "邻里小店", "每天 8:00–20:00", True, (
+        ItemSpec("理发券", "张", 30, 15, 1, LimitPeriod.MONTH, "小店旁理发室使用"),
+        ItemSpec("大米", "袋", 80, 10, description="5 斤装"),
+        ItemSpec("酱油", "瓶", 25, 20),
+    )),
 )
+# fmt: on
 
 
 @dataclass
@@ -253,11 +182,12 @@ def demo_volunteering_create(built: DemoDistrict, *, seed: int = DEMO_SEED) -> i
             amount=BUDGET,
             by=community.secretary,
             idempotency_key=f"demo:fund:{community.region.pk}",
+            now=now - datetime.timedelta(days=90),
         )
         for plan in PAST:
             _past_activity(community, plan, rng, now)
         _record_notes(community, rng, now)
-        _awards(community, rng)
+        _awards(community, rng, now)
         for plan in UPCOMING:
             _upcoming_activity(community, plan, rng, now)
         _supermarket(community, rng, now)
@@ -298,8 +228,8 @@ def _communities(built: DemoDistrict, now: datetime.datetime) -> list[_Community
 
 def _pool(community: Region, named: dict[str, Resident], now: datetime.datetime) -> list[Resident]:
     today = timezone.localtime(now).date()
-    youngest = _years_before(today, VOLUNTEER_AGES[0])
-    oldest = _years_before(today, VOLUNTEER_AGES[1] + 1)
+    youngest = years_before(today, VOLUNTEER_AGES[0])
+    oldest = years_before(today, VOLUNTEER_AGES[1] + 1)
     others = Resident.objects.filter(
         community=community, birth_date__lte=youngest, birth_date__gt=oldest
     ).exclude(pk__in=[resident.pk for resident in named.values()])
@@ -328,17 +258,10 @@ def _at(now: datetime.datetime, days: int, hour: int) -> datetime.datetime:
     return day.replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
-def _years_before(day: datetime.date, years: int) -> datetime.date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
-
-
 def _eligible(community: _Community, min_age: int, start: datetime.datetime) -> list[Resident]:
     if not min_age:
         return list(community.volunteers)
-    born_by = _years_before(timezone.localtime(start).date(), min_age)
+    born_by = years_before(timezone.localtime(start).date(), min_age)
     return [r for r in community.volunteers if r.birth_date and r.birth_date <= born_by]
 
 
@@ -567,7 +490,7 @@ def _record_notes(community: _Community, rng: random.Random, now: datetime.datet
         )
 
 
-def _awards(community: _Community, rng: random.Random) -> None:
+def _awards(community: _Community, rng: random.Random, now: datetime.datetime) -> None:
     reasons = ["协助调解邻里漏水纠纷", "帮助独居老人申请居家养老服务", "发现并上报燃气泄漏隐患"]
     if community.named:
         winners = [community.named["resident"], community.named["building_leader"]]
@@ -581,6 +504,7 @@ def _awards(community: _Community, rng: random.Random) -> None:
             reason=reasons[n % len(reasons)],
             awarded_by=community.organiser,
             idempotency_key=f"demo:award:{community.region.pk}:{resident.pk}",
+            now=now - datetime.timedelta(days=12 + 9 * n),
         )
 
 

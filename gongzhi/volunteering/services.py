@@ -67,8 +67,10 @@ def ledger_post(
     entries: list[tuple[PointsAccount, int]],
     created_by: User | None = None,
     reverses: LedgerTransaction | None = None,
+    now: datetime.datetime | None = None,
 ) -> LedgerTransaction:
-    """Posts a balanced transaction, or returns the one already posted under the same key."""
+    """Posts a balanced transaction, or returns the one already posted under the same key. `now` is the
+    moment of its source (the verification, the redemption), so a passbook shows when points moved."""
     if not idempotency_key or len(idempotency_key) > KEY_MAX_LENGTH:
         raise ServiceError(_("A ledger transaction needs an idempotency key of at most 200 characters."))
     if len(entries) < 2:
@@ -100,6 +102,7 @@ def ledger_post(
                     memo=memo[:MEMO_MAX_LENGTH],
                     created_by=created_by,
                     reverses=reverses,
+                    created_at=now or timezone.now(),
                 )
         except IntegrityError:
             # Someone else posted under this key (or reversed the same transaction) and committed first.
@@ -150,13 +153,23 @@ def _same_posting(posted: LedgerTransaction, deltas: dict[int, int]) -> LedgerTr
 
 
 def ledger_reverse(
-    *, transaction: LedgerTransaction, idempotency_key: str, memo: str, created_by: User | None = None
+    *,
+    transaction: LedgerTransaction,
+    idempotency_key: str,
+    memo: str,
+    created_by: User | None = None,
+    now: datetime.datetime | None = None,
 ) -> LedgerTransaction:
     """Posts the opposite of a transaction's entries, pointing back to it. A transaction is reversed once."""
     original = transaction
     entries = [(entry.account, -entry.amount) for entry in original.entries.select_related("account")]
     return ledger_post(
-        idempotency_key=idempotency_key, memo=memo, entries=entries, created_by=created_by, reverses=original
+        idempotency_key=idempotency_key,
+        memo=memo,
+        entries=entries,
+        created_by=created_by,
+        reverses=original,
+        now=now,
     )
 
 
@@ -183,7 +196,9 @@ def _positive_points(amount: int) -> None:
         raise ServiceError(_("Enter a whole number of points greater than zero."), field="amount")
 
 
-def budget_fund(*, community: Region, amount: int, by: User, idempotency_key: str) -> LedgerTransaction:
+def budget_fund(
+    *, community: Region, amount: int, by: User, idempotency_key: str, now: datetime.datetime | None = None
+) -> LedgerTransaction:
     """The community sets aside points it may award: from its issued account into its award budget."""
     if not has_perm_in(by, Perm.FUND_POINTS, community):
         raise ServiceError(_("Only the community secretary can fund the award budget."))
@@ -195,11 +210,19 @@ def budget_fund(*, community: Region, amount: int, by: User, idempotency_key: st
         memo=gettext_noop("Award budget funded"),
         entries=[(issued, -amount), (budget, amount)],
         created_by=by,
+        now=now,
     )
 
 
 def points_award(
-    *, community: Region, resident: Resident, amount: int, reason: str, awarded_by: User, idempotency_key: str
+    *,
+    community: Region,
+    resident: Resident,
+    amount: int,
+    reason: str,
+    awarded_by: User,
+    idempotency_key: str,
+    now: datetime.datetime | None = None,
 ) -> LedgerTransaction:
     """Awards a resident points for a contribution, with a reason, out of the community's award budget."""
     _positive_points(amount)
@@ -217,6 +240,7 @@ def points_award(
         memo=reason,
         entries=[(budget, -amount), (passbook, amount)],
         created_by=awarded_by,
+        now=now,
     )
 
 
@@ -802,6 +826,7 @@ def hours_verify(
                 memo=activity.title,
                 entries=[(budget, -points), (passbook, points)],
                 created_by=by,
+                now=now,
             )
         signup.save()
         if verified_hours:
@@ -1073,6 +1098,7 @@ def redemption_create(
             memo=f"{item.name} ×{quantity}" if quantity > 1 else item.name,
             entries=[(passbook, -points), (redeemed, points)],
             created_by=by,
+            now=now,
         )
         Item.objects.filter(pk=item.pk).update(stock=F("stock") - quantity)
         redemption = Redemption(
@@ -1118,6 +1144,7 @@ def redemption_cancel(
             idempotency_key=f"redeem-cancel:{redemption.pk}",
             memo=redemption.points_transaction.memo,
             created_by=by,
+            now=now,
         )
         Item.objects.filter(pk=item.pk).update(stock=F("stock") + redemption.quantity)
         redemption.status, redemption.cancelled_at, redemption.cancelled_by = (
@@ -1210,6 +1237,7 @@ def points_expire(*, now: datetime.datetime | None = None) -> int:
                     idempotency_key=f"expiry:{account.pk}:{today:%Y-%m-%d}",
                     memo=gettext_noop("Points expired"),
                     entries=[(account, -amount), (issued, amount)],
+                    now=now,
                 )
             except ServiceError:
                 # The resident spent meanwhile; tomorrow's run takes what is left. One account never stops

@@ -4,6 +4,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import translation
 
 from gongzhi.core.exceptions import ServiceError
@@ -179,6 +180,9 @@ def test_it_orders_the_passbook_by_date_then_id(people, funded):
             LedgerEntry(transaction=posted, account=budget, amount=-4, created_at=earlier),
         ]
     )
+    # What ledger_post would have done to the cached balances.
+    PointsAccount.objects.filter(pk=account.pk).update(balance=F("balance") + 4)
+    PointsAccount.objects.filter(pk=budget.pk).update(balance=F("balance") - 4)
     rows = [(row.amount, row.balance_after) for row in passbook(people.resident_record)]
     assert rows == [(2, 7), (1, 5), (4, 4)]
 
