@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "gongzhi.core",
     "gongzhi.matters",
     "gongzhi.volunteering",
+    "gongzhi.consultations",
     "gongzhi.api",
 ]
 
@@ -145,6 +146,7 @@ TASKS = {
 
 # Enqueued every few minutes by `manage.py run_periodic` (started by `make run`).
 PERIODIC_TASKS = [
+    "gongzhi.consultations.tasks.lapse_topics",
     "gongzhi.matters.tasks.escalate_overdue",
     "gongzhi.matters.tasks.auto_confirm",
     "gongzhi.matters.tasks.remind_deadlines",

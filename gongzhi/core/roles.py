@@ -31,6 +31,10 @@ class Perm(StrEnum):
     MANAGE_VOLUNTEERING = "manage_volunteering"
     AWARD_POINTS = "award_points"
     FUND_POINTS = "fund_points"
+    # Consultations: follow a region's consultations and their records; run them (rule sets, review,
+    # participants, notice, meetings, hall tallies).
+    VIEW_CONSULTATIONS = "view_consultations"
+    MANAGE_CONSULTATIONS = "manage_consultations"
 
 
 class Role(models.TextChoices):
@@ -57,6 +61,8 @@ _WORKER = _NEIGHBOUR | {
     Perm.VIEW_VOLUNTEERING,
     Perm.MANAGE_VOLUNTEERING,
     Perm.AWARD_POINTS,
+    Perm.VIEW_CONSULTATIONS,
+    Perm.MANAGE_CONSULTATIONS,
 }
 _OFFICER = {
     Perm.VIEW_REGIONS,
@@ -68,6 +74,7 @@ _OFFICER = {
     Perm.MANAGE_REGIONS,
     Perm.VIEW_MATTERS,
     Perm.VIEW_VOLUNTEERING,
+    Perm.VIEW_CONSULTATIONS,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -86,7 +93,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.FUND_POINTS,
         }
     ),
-    Role.STREET_OFFICER: frozenset(_OFFICER | {Perm.VIEW_SENSITIVE_TAGS}),
+    # A street keeps rule sets for all its communities.
+    Role.STREET_OFFICER: frozenset(_OFFICER | {Perm.VIEW_SENSITIVE_TAGS, Perm.MANAGE_CONSULTATIONS}),
     Role.DISTRICT_OFFICER: frozenset(_OFFICER),
     Role.PROVIDER_STAFF: frozenset({Perm.ACT_FOR_ORGANISATION}),
     Role.WORK_UNIT_STAFF: frozenset({Perm.ACT_FOR_ORGANISATION}),

@@ -1,0 +1,745 @@
+"""Every write of consultations: the procedure's steps, each in one transaction that locks the consultation
+row, checks the stage it finds and the actor's place, does the step and appends one public Event.
+
+Voting: the roll is frozen when voting opens. A vote locks its roll entry, so one voter voting twice at once
+gets one vote and one refusal, and the database's unique constraints say the same. A secret vote writes a
+receipt (who voted) and adds to the choice's running totals (what was voted), and nothing else.
+"""
+
+import datetime
+import uuid
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from gongzhi.consultations import rules
+from gongzhi.consultations.models import (
+    Attendance,
+    Ballot,
+    BallotReceipt,
+    Choice,
+    Consultation,
+    CoSign,
+    Event,
+    HallTally,
+    Motion,
+    Origin,
+    Participant,
+    ParticipantKind,
+    RollEntry,
+    RuleSet,
+    SecretTally,
+    Stage,
+    VoteUnit,
+)
+from gongzhi.core.exceptions import ServiceError
+from gongzhi.core.models import Household, Organisation, Region, RegionLevel, Resident, User
+from gongzhi.core.roles import Perm
+from gongzhi.core.scope import has_perm_in, scope_organisation_ids
+from gongzhi.core.services import clean_text, validate_or_raise
+from gongzhi.core.workdays import add_working_time
+
+# Who holds a vote for each unit of the rule: persons are residents (and owners or representatives, who are
+# residents too); households vote through their head; owner units by head and floor area.
+VOTING_KINDS = {
+    VoteUnit.PERSON: (ParticipantKind.RESIDENT, ParticipantKind.REPRESENTATIVE, ParticipantKind.OWNER),
+    VoteUnit.HOUSEHOLD: (ParticipantKind.HOUSEHOLD,),
+    VoteUnit.OWNER: (ParticipantKind.OWNER,),
+}
+
+
+def _require(user: User, perm: Perm, region: Region, message: str) -> None:
+    if not has_perm_in(user, perm, region):
+        raise ServiceError(message)
+
+
+def _require_staff(user: User, consultation: Consultation) -> None:
+    _require(
+        user,
+        Perm.MANAGE_CONSULTATIONS,
+        consultation.community,
+        _("Only the community's staff can do that."),
+    )
+
+
+def _lock(consultation: Consultation) -> Consultation:
+    return (
+        Consultation.objects.select_for_update(of=("self",))
+        .select_related("community", "rule_set")
+        .get(pk=consultation.pk)
+    )
+
+
+def _require_stage(consultation: Consultation, *stages: str) -> None:
+    if consultation.stage not in stages:
+        raise ServiceError(
+            _("This cannot be done while the consultation is “%(stage)s”.")
+            % {"stage": consultation.get_stage_display()}
+        )
+
+
+def _record(consultation: Consultation, kind: str, *, actor: User | None, note: str = "", at=None) -> Event:
+    return Event.objects.create(
+        consultation=consultation, kind=kind, actor=actor, note=note, at=at or timezone.now()
+    )
+
+
+def _resident_of(user: User, community: Region) -> Resident:
+    resident = Resident.objects.filter(user=user, community=community).first()
+    if resident is None:
+        raise ServiceError(_("Only residents of this community can do that."))
+    return resident
+
+
+# Rule sets --------------------------------------------------------------------------------------------------
+
+RULE_SET_FIELDS = (
+    "cosign_threshold",
+    "cosign_days",
+    "review_days",
+    "notice_days",
+    "quorum_basis",
+    "quorum_share",
+    "vote_unit",
+    "decision_rule",
+    "publication_days",
+    "objection_days",
+    "secret_ballot",
+    "results_before_close",
+    "speech_rules",
+)
+
+
+def rule_set_create(*, by: User, region: Region, name: str, **fields) -> RuleSet:
+    """A community, or a street for all its communities, keeps named rule sets."""
+    unknown = set(fields) - set(RULE_SET_FIELDS)
+    if unknown:
+        raise ServiceError(_("Unknown rule fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
+    if region.level not in (RegionLevel.COMMUNITY, RegionLevel.STREET):
+        raise ServiceError(_("Rule sets are kept by a community or a street."), field="region")
+    _require(by, Perm.MANAGE_CONSULTATIONS, region, _("Only staff of this area can keep its rule sets."))
+    rule_set = RuleSet(
+        region=region, name=clean_text(name, field="name", max_length=100), created_by=by, **fields
+    )
+    if rule_set.objection_days > rule_set.publication_days:
+        raise ServiceError(_("Objections must fall within the publication period."), field="objection_days")
+    if rule_set.decision_rule == rules.DecisionRule.CIVIL_CODE_278 and rule_set.vote_unit != VoteUnit.OWNER:
+        raise ServiceError(_("The Civil Code's owners' rule counts owner units."), field="vote_unit")
+    validate_or_raise(rule_set)
+    rule_set.save()
+    return rule_set
+
+
+def rule_set_usable(rule_set: RuleSet, community: Region) -> bool:
+    """A community uses its own rule sets and those of its street."""
+    return rule_set.region_id in (community.pk, community.parent_id)
+
+
+# Topic, co-signing and review -------------------------------------------------------------------------------
+
+
+def consultation_propose(
+    *,
+    by: User,
+    community: Region,
+    rule_set: RuleSet,
+    title: str,
+    description: str,
+    origin: str,
+    organisation: Organisation | None = None,
+    source_matter=None,
+    source_note: str = "",
+    is_major: bool = False,
+    now: datetime.datetime | None = None,
+) -> Consultation:
+    """A topic. Residents' topics gather co-signers first; an organisation's goes to the committee's review;
+    the committee's own, and those it raises from a matter or a survey, are accepted as they are raised."""
+    now = now or timezone.now()
+    if community.level != RegionLevel.COMMUNITY:
+        raise ServiceError(_("A consultation belongs to a community."), field="community")
+    if not rule_set_usable(rule_set, community):
+        raise ServiceError(_("Choose a rule set of this community or its street."), field="rule_set")
+    if is_major and rule_set.decision_rule != rules.DecisionRule.CIVIL_CODE_278:
+        raise ServiceError(
+            _("Only owners deciding by the Civil Code's rule have major matters; choose such a rule set."),
+            field="is_major",
+        )
+    consultation = Consultation(
+        community=community,
+        rule_set=rule_set,
+        title=clean_text(title, field="title", max_length=100),
+        description=clean_text(description, field="description", max_length=10_000),
+        origin=origin,
+        proposed_by=by,
+        source_note=clean_text(source_note, field="source_note", max_length=200, required=False),
+        is_major=bool(is_major),
+        created_at=now,
+    )
+    if origin == Origin.RESIDENT:
+        _resident_of(by, community)
+        if rule_set.cosign_threshold:
+            consultation.stage = Stage.COSIGNING
+            consultation.cosign_deadline = now + datetime.timedelta(days=rule_set.cosign_days)
+        else:
+            _to_review(consultation, now)
+    elif origin == Origin.ORGANISATION:
+        if organisation is None or organisation.pk not in scope_organisation_ids(
+            by, Perm.ACT_FOR_ORGANISATION
+        ):
+            raise ServiceError(_("Propose for an organisation you act for."), field="organisation")
+        consultation.organisation = organisation
+        _to_review(consultation, now)
+    elif origin in (Origin.COMMITTEE, Origin.MATTER, Origin.SURVEY):
+        _require(by, Perm.MANAGE_CONSULTATIONS, community, _("Only the community's staff can raise a topic."))
+        if origin == Origin.MATTER:
+            if source_matter is None or source_matter.community_id != community.pk:
+                raise ServiceError(_("Choose a matter of this community."), field="source_matter")
+            consultation.source_matter = source_matter
+        if origin == Origin.SURVEY and not consultation.source_note:
+            raise ServiceError(_("Say which survey finding raised the topic."), field="source_note")
+        consultation.stage = Stage.PREPARING
+    else:
+        raise ServiceError(_("Choose where the topic comes from."), field="origin")
+    validate_or_raise(consultation)
+    consultation.save()
+    _record(consultation, Event.Kind.PROPOSED, actor=by, note=consultation.get_origin_display(), at=now)
+    if consultation.stage == Stage.PREPARING:
+        _record(consultation, Event.Kind.ACCEPTED, actor=by, note=_("Raised by the committee."), at=now)
+    return consultation
+
+
+def _to_review(consultation: Consultation, now: datetime.datetime) -> None:
+    consultation.stage = Stage.REVIEW
+    consultation.review_deadline = add_working_time(
+        now, datetime.timedelta(days=consultation.rule_set.review_days)
+    )
+
+
+def consultation_cosign(
+    *, consultation: Consultation, by: User, now: datetime.datetime | None = None
+) -> Consultation:
+    """A resident of the community co-signs; at the rule's threshold the topic goes to the committee."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_stage(consultation, Stage.COSIGNING)
+        if now > consultation.cosign_deadline:
+            raise ServiceError(_("The time for co-signing has ended."))
+        if consultation.proposed_by_id == by.pk:
+            raise ServiceError(_("You proposed this topic; others co-sign it."))
+        resident = _resident_of(by, consultation.community)
+        try:
+            with transaction.atomic():
+                CoSign.objects.create(consultation=consultation, user=by, resident=resident, at=now)
+        except IntegrityError:
+            raise ServiceError(_("You have already co-signed this topic.")) from None
+        _record(consultation, Event.Kind.COSIGNED, actor=by, at=now)
+        if consultation.cosigns.count() >= consultation.rule_set.cosign_threshold:
+            _to_review(consultation, now)
+            consultation.save(update_fields=["stage", "review_deadline"])
+            _record(consultation, Event.Kind.SUBMITTED_FOR_REVIEW, actor=None, at=now)
+    return consultation
+
+
+def consultations_lapse(*, now: datetime.datetime | None = None) -> int:
+    """Periodic: topics that did not gather their co-signers in time lapse."""
+    now = now or timezone.now()
+    lapsed = 0
+    for pk in Consultation.objects.filter(stage=Stage.COSIGNING, cosign_deadline__lt=now).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            consultation = _lock(Consultation(pk=pk))
+            if consultation.stage == Stage.COSIGNING and consultation.cosign_deadline < now:
+                consultation.stage = Stage.LAPSED
+                consultation.save(update_fields=["stage"])
+                _record(consultation, Event.Kind.LAPSED, actor=None, at=now)
+                lapsed += 1
+    return lapsed
+
+
+def consultation_review(
+    *, consultation: Consultation, by: User, accept: bool, reason: str, now: datetime.datetime | None = None
+) -> Consultation:
+    """The community committee accepts or declines a topic, with a public reason."""
+    now = now or timezone.now()
+    reason = clean_text(reason, field="reason", max_length=2000)
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.REVIEW)
+        consultation.stage = Stage.PREPARING if accept else Stage.DECLINED
+        consultation.review_reason = reason
+        consultation.save(update_fields=["stage", "review_reason"])
+        _record(
+            consultation,
+            Event.Kind.ACCEPTED if accept else Event.Kind.DECLINED,
+            actor=by,
+            note=reason,
+            at=now,
+        )
+    return consultation
+
+
+# Participants, notice and the meeting -----------------------------------------------------------------------
+
+
+def participant_add(
+    *,
+    consultation: Consultation,
+    by: User,
+    kind: str,
+    resident: Resident | None = None,
+    household: Household | None = None,
+    organisation: Organisation | None = None,
+    name: str = "",
+    floor_area: Decimal | int = 0,
+) -> Participant:
+    """Adds one stakeholder of this topic. People and households must belong to the community."""
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.PREPARING)
+        for member in (resident, household):
+            if member is not None and member.community_id != consultation.community_id:
+                raise ServiceError(_("Participants are chosen within the community."))
+        name = name or (resident.name if resident else "") or (organisation.name if organisation else "")
+        if household is not None and not name:
+            name = household.number
+        participant = Participant(
+            consultation=consultation,
+            kind=kind,
+            resident=resident,
+            household=household,
+            organisation=organisation,
+            name=clean_text(name, field="name", max_length=100),
+            floor_area=Decimal(str(floor_area)),
+            votes=kind != ParticipantKind.EXPERT,
+        )
+        validate_or_raise(participant)
+        try:
+            with transaction.atomic():
+                participant.save()
+        except IntegrityError:
+            raise ServiceError(_("%(name)s is already a participant.") % {"name": participant.name}) from None
+    return participant
+
+
+def participants_add_region(
+    *, consultation: Consultation, by: User, region: Region, households: bool = False
+) -> int:
+    """Adds every resident (or every household) of a region subtree of the community, e.g. all households of
+    building 3. Returns how many were added; those already in are left as they are."""
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.PREPARING)
+        if not region.is_within(consultation.community):
+            raise ServiceError(_("Participants are chosen within the community."), field="region")
+        if households:
+            existing = consultation.participants.filter(household__isnull=False).values("household_id")
+            rows = [
+                Participant(
+                    consultation=consultation,
+                    kind=ParticipantKind.HOUSEHOLD,
+                    household=household,
+                    name=f"{household.region.label} {household.number}",
+                )  # fmt: skip
+                for household in Household.objects.filter(region__path__startswith=region.path)
+                .exclude(pk__in=existing)
+                .select_related("region__parent")
+            ]
+        else:
+            existing = consultation.participants.filter(kind=ParticipantKind.RESIDENT).values("resident_id")
+            rows = [
+                Participant(
+                    consultation=consultation,
+                    kind=ParticipantKind.RESIDENT,
+                    resident=resident,
+                    name=resident.name,
+                )
+                for resident in Resident.objects.filter(region__path__startswith=region.path)
+                .exclude(pk__in=existing)
+                .only("pk", "name")
+            ]
+        Participant.objects.bulk_create(rows)
+        if rows:
+            _record(
+                consultation,
+                Event.Kind.PARTICIPANTS,
+                actor=by,
+                note=_("%(count)s added from %(region)s") % {"count": len(rows), "region": region.name},
+            )
+    return len(rows)
+
+
+def consultation_notice(
+    *,
+    consultation: Consultation,
+    by: User,
+    meeting_at: datetime.datetime,
+    materials: str,
+    now: datetime.datetime | None = None,
+) -> Consultation:
+    """Sends the notice and materials to the participants; the meeting must be at least the rule's number of
+    days away."""
+    now = now or timezone.now()
+    materials = clean_text(materials, field="materials", max_length=10_000)
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.PREPARING)
+        if not consultation.participants.filter(votes=True).exists():
+            raise ServiceError(_("Choose the participants who vote first."))
+        earliest = now + datetime.timedelta(days=consultation.rule_set.notice_days)
+        if meeting_at < earliest:
+            raise ServiceError(
+                _("The rules ask for %(days)s days' notice: the meeting can be on %(date)s at the earliest.")
+                % {
+                    "days": consultation.rule_set.notice_days,
+                    "date": timezone.localtime(earliest).strftime("%Y-%m-%d %H:%M"),
+                },
+                field="meeting_at",
+            )
+        consultation.meeting_at, consultation.notice_sent_at = meeting_at, now
+        consultation.save(update_fields=["meeting_at", "notice_sent_at"])
+        _record(consultation, Event.Kind.NOTICE, actor=by, note=materials, at=now)
+    return consultation
+
+
+def attendance_sign_in(
+    *, consultation: Consultation, participant: Participant, by: User, now: datetime.datetime | None = None
+) -> Attendance:
+    """Signs a participant in at the meeting (staff, or the participant by the meeting's QR code)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_stage(consultation, Stage.PREPARING, Stage.VOTING)
+        if participant.consultation_id != consultation.pk:
+            raise ServiceError(_("This person is not a participant of this consultation."))
+        if consultation.meeting_at is None:
+            raise ServiceError(_("No meeting has been called yet."))
+        if now < consultation.meeting_at - datetime.timedelta(hours=1):
+            raise ServiceError(_("Sign-in opens an hour before the meeting."))
+        attendance, created = Attendance.objects.get_or_create(
+            consultation=consultation,
+            participant=participant,
+            defaults={"signed_in_at": now, "signed_in_by": by},
+        )
+        if not created:
+            if attendance.left_at is None:
+                raise ServiceError(_("%(name)s has already signed in.") % {"name": participant.name})
+            attendance.left_at = None  # back in the hall
+            attendance.save(update_fields=["left_at"])
+        _record(consultation, Event.Kind.SIGNED_IN, actor=by, note=participant.name, at=now)
+    return attendance
+
+
+def attendance_leave(
+    *, consultation: Consultation, participant: Participant, by: User, now: datetime.datetime | None = None
+) -> Attendance:
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        attendance = Attendance.objects.filter(
+            consultation=consultation, participant=participant, left_at=None
+        ).first()
+        if attendance is None:
+            raise ServiceError(_("%(name)s is not signed in.") % {"name": participant.name})
+        attendance.left_at = now
+        attendance.save(update_fields=["left_at"])
+        _record(consultation, Event.Kind.LEFT, actor=by, note=participant.name, at=now)
+    return attendance
+
+
+def motion_add(*, consultation: Consultation, by: User, text: str) -> Motion:
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.PREPARING)
+        number = consultation.motions.count() + 1
+        return Motion.objects.create(
+            consultation=consultation, number=number, text=clean_text(text, field="text", max_length=2000)
+        )
+
+
+# Voting -----------------------------------------------------------------------------------------------------
+
+
+def voting_open(
+    *,
+    consultation: Consultation,
+    by: User,
+    closes_at: datetime.datetime,
+    now: datetime.datetime | None = None,
+) -> Consultation:
+    """Freezes the roll (who may vote, with their floor area) and opens the ballots."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.PREPARING)
+        if consultation.notice_sent_at is None:
+            raise ServiceError(_("Send the notice and materials first."))
+        if now < consultation.notice_sent_at + datetime.timedelta(days=consultation.rule_set.notice_days):
+            raise ServiceError(_("The notice period has not passed yet."))
+        if closes_at <= now:
+            raise ServiceError(_("Voting must close in the future."), field="closes_at")
+        if not consultation.motions.exists():
+            raise ServiceError(_("Add at least one motion to vote on."))
+        voters = consultation.participants.filter(
+            votes=True, kind__in=VOTING_KINDS[consultation.rule_set.vote_unit]
+        )
+        roll = [RollEntry(consultation=consultation, participant=p, floor_area=p.floor_area) for p in voters]
+        if not roll:
+            raise ServiceError(_("No participant holds a vote under these rules."))
+        RollEntry.objects.bulk_create(roll)
+        if consultation.rule_set.secret_ballot:
+            SecretTally.objects.bulk_create(
+                SecretTally(motion=motion, choice=choice)
+                for motion in consultation.motions.all()
+                for choice in Choice
+            )
+        consultation.stage, consultation.voting_opened_at, consultation.voting_closes_at = (
+            Stage.VOTING,
+            now,
+            closes_at,
+        )
+        consultation.save(update_fields=["stage", "voting_opened_at", "voting_closes_at"])
+        _record(
+            consultation,
+            Event.Kind.VOTING_OPENED,
+            actor=by,
+            note=_("%(count)s on the roll") % {"count": len(roll)},
+            at=now,
+        )
+    return consultation
+
+
+def roll_entry_of(user: User, consultation: Consultation) -> RollEntry | None:
+    """The user's place on the roll: as the resident, the household's head, or the organisation's staff."""
+    organisation_ids = scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION)
+    held = Q(participant__resident__user=user) | Q(
+        participant__household__members__user=user, participant__household__members__is_household_head=True
+    )
+    if organisation_ids:
+        held |= Q(participant__organisation_id__in=organisation_ids)
+    return RollEntry.objects.filter(held, consultation=consultation).order_by("pk").first()
+
+
+def ballot_cast(*, motion: Motion, by: User, choice: str, now: datetime.datetime | None = None) -> None:
+    """One vote per voter and motion. Open: a ballot row. Secret: a receipt and the totals, nothing more."""
+    now = now or timezone.now()
+    if choice not in Choice.values:
+        raise ServiceError(_("Choose for, against or abstain."), field="choice")
+    consultation = motion.consultation
+    voter = roll_entry_of(by, consultation)
+    if voter is None:
+        raise ServiceError(_("You are not on this consultation's roll of voters."))
+    with transaction.atomic():
+        # The voter's roll entry is the lock: two votes of one voter queue here, and the second is told.
+        voter = RollEntry.objects.select_for_update().get(pk=voter.pk)
+        consultation = Consultation.objects.select_related("rule_set").get(pk=consultation.pk)
+        if consultation.stage != Stage.VOTING or now >= consultation.voting_closes_at:
+            raise ServiceError(_("Voting is closed."))
+        if Attendance.objects.filter(
+            consultation=consultation, participant_id=voter.participant_id
+        ).exists() and (HallTally.objects.filter(motion=motion).exists()):
+            raise ServiceError(_("The hall has already voted on this motion; your vote was counted there."))
+        if consultation.rule_set.secret_ballot:
+            try:
+                with transaction.atomic():
+                    BallotReceipt.objects.create(id=uuid.uuid4(), motion=motion, voter=voter)
+            except IntegrityError:
+                raise ServiceError(_("You have already voted on this motion.")) from None
+            SecretTally.objects.filter(motion=motion, choice=choice).update(
+                heads=F("heads") + 1, area=F("area") + voter.floor_area
+            )
+        else:
+            try:
+                with transaction.atomic():
+                    Ballot.objects.create(motion=motion, voter=voter, choice=choice, cast_at=now)
+            except IntegrityError:
+                raise ServiceError(_("You have already voted on this motion.")) from None
+
+
+def _voted_online(motion: Motion) -> set[int]:
+    model = BallotReceipt if motion.consultation.rule_set.secret_ballot else Ballot
+    return set(model.objects.filter(motion=motion).values_list("voter_id", flat=True))
+
+
+def _in_hall(consultation: Consultation) -> dict[int, RollEntry]:
+    """Roll entries signed in at the meeting and not gone."""
+    present = Attendance.objects.filter(consultation=consultation, left_at=None).values("participant_id")
+    return {
+        entry.pk: entry
+        for entry in RollEntry.objects.filter(consultation=consultation, participant__in=present)
+    }
+
+
+def hall_tally_enter(
+    *,
+    motion: Motion,
+    by: User,
+    yes_heads: int,
+    no_heads: int,
+    abstain_heads: int = 0,
+    yes_area: Decimal | int = 0,
+    no_area: Decimal | int = 0,
+    abstain_area: Decimal | int = 0,
+    now: datetime.datetime | None = None,
+) -> HallTally:
+    """Enters the hall's count (show of hands or paper ballots) for a motion; a second staff member confirms
+    it. More votes than voters signed in (who have not voted online) is impossible and refused."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(motion.consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.VOTING)
+        heads = [yes_heads, no_heads, abstain_heads]
+        areas = [Decimal(str(value)) for value in (yes_area, no_area, abstain_area)]
+        if any(isinstance(h, bool) or not isinstance(h, int) or h < 0 for h in heads) or any(
+            a < 0 for a in areas
+        ):
+            raise ServiceError(_("Enter whole, non-negative numbers of votes."))
+        voted_online = _voted_online(motion)
+        hall = [entry for pk, entry in _in_hall(consultation).items() if pk not in voted_online]
+        if sum(heads) > len(hall):
+            raise ServiceError(
+                _("%(votes)s votes counted, but only %(present)s voters not voting online are signed in.")
+                % {"votes": sum(heads), "present": len(hall)}
+            )
+        if sum(areas) > sum((entry.floor_area for entry in hall), Decimal(0)):
+            raise ServiceError(_("More floor area was counted than the voters in the hall hold."))
+        try:
+            with transaction.atomic():
+                tally = HallTally.objects.create(
+                    motion=motion, yes_heads=yes_heads, no_heads=no_heads, abstain_heads=abstain_heads,
+                    yes_area=areas[0], no_area=areas[1], abstain_area=areas[2], entered_by=by, entered_at=now,
+                )  # fmt: skip
+        except IntegrityError:
+            raise ServiceError(_("The hall's count for this motion has already been entered.")) from None
+        _record(
+            consultation,
+            Event.Kind.HALL_TALLY,
+            actor=by,
+            note=_("Motion %(n)s") % {"n": motion.number},
+            at=now,
+        )
+    return tally
+
+
+def hall_tally_confirm(*, tally: HallTally, by: User, now: datetime.datetime | None = None) -> HallTally:
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(tally.motion.consultation)
+        _require_staff(by, consultation)
+        tally = HallTally.objects.select_for_update().get(pk=tally.pk)
+        if tally.confirmed_at is not None:
+            raise ServiceError(_("This count has already been confirmed."))
+        if tally.entered_by_id == by.pk:
+            raise ServiceError(_("A second staff member must confirm the count."))
+        tally.confirmed_by, tally.confirmed_at = by, now
+        tally.save(update_fields=["confirmed_by", "confirmed_at"])
+        _record(
+            consultation,
+            Event.Kind.HALL_TALLY_CONFIRMED,
+            actor=by,
+            note=_("Motion %(n)s") % {"n": tally.motion.number},
+            at=now,
+        )
+    return tally
+
+
+def motion_count(motion: Motion) -> tuple[rules.Count, rules.Turnout]:
+    """The votes on a motion (online and the confirmed hall count) and who took part (heads and area)."""
+    secret = motion.consultation.rule_set.secret_ballot
+    totals = {choice: [0, Decimal(0)] for choice in Choice.values}
+    if secret:
+        for row in SecretTally.objects.filter(motion=motion):
+            totals[row.choice] = [row.heads, row.area]
+    else:
+        for row in (
+            Ballot.objects.filter(motion=motion)
+            .values("choice")
+            .annotate(heads=Count("id"), area=Sum("voter__floor_area"))
+        ):
+            totals[row["choice"]] = [row["heads"], row["area"] or Decimal(0)]
+    hall = HallTally.objects.filter(motion=motion, confirmed_at__isnull=False).first()
+    if hall is not None:
+        for choice in Choice.values:
+            totals[choice][0] += getattr(hall, f"{choice}_heads")
+            totals[choice][1] += getattr(hall, f"{choice}_area")
+    count = rules.Count(
+        yes_heads=totals["yes"][0], no_heads=totals["no"][0], abstain_heads=totals["abstain"][0],
+        yes_area=totals["yes"][1], no_area=totals["no"][1], abstain_area=totals["abstain"][1],
+    )  # fmt: skip
+    took_part = rules.Turnout(
+        heads=sum(value[0] for value in totals.values()),
+        area=sum((value[1] for value in totals.values()), Decimal(0)),
+    )
+    return count, took_part
+
+
+def voting_close(
+    *, consultation: Consultation, by: User, now: datetime.datetime | None = None
+) -> Consultation:
+    """Closes the ballots and computes each motion's result by the rule: the quorum counts those present at
+    the close (signed in and not gone) and those who voted online; the decision counts the votes."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.VOTING)
+        if HallTally.objects.filter(motion__consultation=consultation, confirmed_at__isnull=True).exists():
+            raise ServiceError(_("A hall count is waiting for a second staff member's confirmation."))
+        rule_set = consultation.rule_set
+        roll = list(RollEntry.objects.filter(consultation=consultation))
+        electorate = rules.Electorate(
+            heads=len(roll), area=sum((entry.floor_area for entry in roll), Decimal(0))
+        )
+        in_hall = _in_hall(consultation)
+        for motion in consultation.motions.all():
+            count, took_part = motion_count(motion)
+            present_ids = set(in_hall) | _voted_online(motion)
+            present_entries = [entry for entry in roll if entry.pk in present_ids]
+            present = rules.Turnout(
+                heads=max(len(present_entries), took_part.heads),
+                area=max(sum((e.floor_area for e in present_entries), Decimal(0)), took_part.area),
+            )
+            try:
+                quorum = rules.quorum_met(
+                    basis=rule_set.quorum_basis,
+                    share=rule_set.quorum_share,
+                    electorate=electorate,
+                    present=present,
+                )
+                outcome = rules.decide(
+                    rule=rule_set.decision_rule,
+                    electorate=electorate,
+                    present=took_part
+                    if rule_set.decision_rule == rules.DecisionRule.CIVIL_CODE_278
+                    else present,
+                    count=count,
+                    major=consultation.is_major,
+                )
+            except ValueError as error:
+                raise ServiceError(str(error)) from error
+            motion.passed = quorum and outcome.passed
+            motion.figures = {
+                "quorum_met": quorum,
+                "reasons": [str(reason) for reason in outcome.reasons]
+                + ([] if quorum else [_("The quorum was not met.")]),
+                "figures": outcome.figures_as_json(),
+                "count": {key: str(value) for key, value in count.__dict__.items()},
+                "electorate": {"heads": electorate.heads, "area": str(electorate.area)},
+                "present": {"heads": present.heads, "area": str(present.area)},
+            }
+            motion.save(update_fields=["passed", "figures"])
+        consultation.stage, consultation.voting_closed_at = Stage.DECIDED, now
+        consultation.save(update_fields=["stage", "voting_closed_at"])
+        _record(consultation, Event.Kind.VOTING_CLOSED, actor=by, at=now)
+    return consultation
