@@ -108,7 +108,9 @@ class Stage(models.TextChoices):
     VOTING = "voting", _("Voting")
     DECIDED = "decided", _("Decided")
     PUBLISHED = "published", _("Published (公示)")
+    CLOSED = "closed", _("Closed: nothing was adopted")
     IMPLEMENTING = "implementing", _("Being implemented")
+    EVALUATION = "evaluation", _("Participants evaluating the result")
     EVALUATED = "evaluated", _("Implemented and evaluated")
 
 
@@ -140,12 +142,18 @@ class Consultation(models.Model):
     review_deadline = models.DateTimeField(null=True, blank=True)
     review_reason = models.TextField(_("the committee's reason"), blank=True)
     meeting_at = models.DateTimeField(_("meeting"), null=True, blank=True)
+    meeting_place = models.CharField(_("place"), max_length=200, blank=True)
+    meeting_online = models.BooleanField(_("participants may also take part online"), default=True)
+    # The seed of the meeting's rotating sign-in code (gongzhi.core.codes); never shown.
+    code_secret = models.CharField(max_length=40)
+    minutes = models.TextField(_("minutes"), blank=True)
     notice_sent_at = models.DateTimeField(null=True, blank=True)
     voting_opened_at = models.DateTimeField(null=True, blank=True)
     voting_closes_at = models.DateTimeField(_("voting closes"), null=True, blank=True)
     voting_closed_at = models.DateTimeField(null=True, blank=True)
-    publication_ends_at = models.DateTimeField(null=True, blank=True)
-    objections_end_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    publication_ends_at = models.DateTimeField(_("published until"), null=True, blank=True)
+    objections_end_at = models.DateTimeField(_("objections until"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -409,6 +417,109 @@ class HallTally(models.Model):
         return f"{self.motion_id}"
 
 
+class Attachment(models.Model):
+    """Materials sent with the notice, and attachments to the minutes. Stored under random names and served
+    through the consultation's own access check."""
+
+    class Kind(models.TextChoices):
+        MATERIALS = "materials", _("Materials")
+        MINUTES = "minutes", _("Minutes")
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="attachments")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    file = models.FileField(upload_to="consultations/%Y/%m/")
+    name = models.CharField(_("file name"), max_length=200)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Objection(models.Model):
+    """An objection to the published resolution, within the objection period, answered publicly."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="objections")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(_("objection"))
+    at = models.DateTimeField(default=timezone.now)
+    answer = models.TextField(_("answer"), blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(answered_at__isnull=True) | ~Q(answer=""), name="objection_answer_has_text"
+            )
+        ]
+
+    def __str__(self):
+        return self.text[:40]
+
+
+class Task(models.Model):
+    """A piece of the implementation, with who answers for it and when it is due (the milestones)."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="tasks")
+    title = models.CharField(_("task"), max_length=200)
+    responsible = models.CharField(_("responsible"), max_length=100)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("responsible organisation"),
+    )  # fmt: skip
+    due_on = models.DateField(_("due"))
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+
+    def __str__(self):
+        return self.title
+
+
+class ProgressReport(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reports")
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+    text = models.TextField(_("progress"))
+    done = models.BooleanField(_("done"), default=False)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self):
+        return self.text[:40]
+
+
+class Evaluation(models.Model):
+    """A participant's evaluation of the implemented result: 1 to 5, once each."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="evaluations")
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="+")
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consultation", "participant"], name="evaluation_once"),
+            models.CheckConstraint(
+                condition=Q(score__gte=1) & Q(score__lte=5), name="evaluation_score_1_to_5"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.consultation_id}:{self.score}"
+
+
 class Event(models.Model):
     """The public record: every step, who, when, what. Append-only in the database (migration 0002)."""
 
@@ -421,12 +532,22 @@ class Event(models.Model):
         DECLINED = "declined", _("Declined by the committee")
         PARTICIPANTS = "participants", _("Participants chosen")
         NOTICE = "notice", _("Notice and materials sent")
+        MINUTES = "minutes", _("Minutes recorded")
         SIGNED_IN = "signed_in", _("Signed in")
         LEFT = "left", _("Left the meeting")
         VOTING_OPENED = "voting_opened", _("Voting opened")
         HALL_TALLY = "hall_tally", _("Hall tally entered")
         HALL_TALLY_CONFIRMED = "hall_confirmed", _("Hall tally confirmed")
         VOTING_CLOSED = "voting_closed", _("Voting closed; result computed")
+        PUBLISHED = "published", _("Resolution published")
+        OBJECTION = "objection", _("Objection filed")
+        OBJECTION_ANSWERED = "answered", _("Objection answered")
+        CLOSED = "closed", _("Closed")
+        IMPLEMENTATION = "implementing", _("Implementation started")
+        TASK = "task", _("Task assigned")
+        PROGRESS = "progress", _("Progress reported")
+        EVALUATION = "evaluation", _("Evaluation opened")
+        EVALUATED = "evaluated", _("Evaluated and concluded")
         NOTE = "note", _("Note")
 
     consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="events")

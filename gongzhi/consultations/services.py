@@ -7,8 +7,10 @@ receipt (who voted) and adds to the choice's running totals (what was voted), an
 """
 
 import datetime
+import secrets
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, Sum
@@ -17,24 +19,30 @@ from django.utils.translation import gettext as _
 
 from gongzhi.consultations import rules
 from gongzhi.consultations.models import (
+    Attachment,
     Attendance,
     Ballot,
     BallotReceipt,
     Choice,
     Consultation,
     CoSign,
+    Evaluation,
     Event,
     HallTally,
     Motion,
+    Objection,
     Origin,
     Participant,
     ParticipantKind,
+    ProgressReport,
     RollEntry,
     RuleSet,
     SecretTally,
     Stage,
+    Task,
     VoteUnit,
 )
+from gongzhi.core.codes import rotating_code, rotating_code_valid
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.models import Household, Organisation, Region, RegionLevel, Resident, User
 from gongzhi.core.roles import Perm
@@ -176,6 +184,7 @@ def consultation_propose(
         proposed_by=by,
         source_note=clean_text(source_note, field="source_note", max_length=200, required=False),
         is_major=bool(is_major),
+        code_secret=secrets.token_urlsafe(24),
         created_at=now,
     )
     if origin == Origin.RESIDENT:
@@ -325,6 +334,7 @@ def participant_add(
                 participant.save()
         except IntegrityError:
             raise ServiceError(_("%(name)s is already a participant.") % {"name": participant.name}) from None
+        _record(consultation, Event.Kind.PARTICIPANTS, actor=by, note=participant.name)
     return participant
 
 
@@ -382,6 +392,8 @@ def consultation_notice(
     by: User,
     meeting_at: datetime.datetime,
     materials: str,
+    place: str = "",
+    online: bool = True,
     now: datetime.datetime | None = None,
 ) -> Consultation:
     """Sends the notice and materials to the participants; the meeting must be at least the rule's number of
@@ -405,7 +417,9 @@ def consultation_notice(
                 field="meeting_at",
             )
         consultation.meeting_at, consultation.notice_sent_at = meeting_at, now
-        consultation.save(update_fields=["meeting_at", "notice_sent_at"])
+        consultation.meeting_place = clean_text(place, field="place", max_length=200, required=False)
+        consultation.meeting_online = bool(online)
+        consultation.save(update_fields=["meeting_at", "notice_sent_at", "meeting_place", "meeting_online"])
         _record(consultation, Event.Kind.NOTICE, actor=by, note=materials, at=now)
     return consultation
 
@@ -453,6 +467,76 @@ def attendance_leave(
         attendance.save(update_fields=["left_at"])
         _record(consultation, Event.Kind.LEFT, actor=by, note=participant.name, at=now)
     return attendance
+
+
+def meeting_code(consultation: Consultation, *, now: datetime.datetime | None = None) -> str:
+    """The meeting's rotating sign-in code, shown as a QR code in the hall."""
+    return rotating_code(consultation.code_secret, now=now)
+
+
+def attendance_self_sign_in(
+    *, consultation: Consultation, by: User, code: str, now: datetime.datetime | None = None
+) -> Attendance:
+    """A participant signs in by scanning the hall's QR code, which rotates: only those in the room can."""
+    if not rotating_code_valid(consultation.code_secret, code, now=now):
+        raise ServiceError(_("This code is not valid or has expired; scan the code shown now."), field="code")
+    participant = participant_of(by, consultation)
+    if participant is None:
+        raise ServiceError(_("You are not a participant of this consultation."))
+    return attendance_sign_in(consultation=consultation, participant=participant, by=by, now=now)
+
+
+def minutes_record(
+    *, consultation: Consultation, by: User, minutes: str, now: datetime.datetime | None = None
+) -> Consultation:
+    """The meeting's minutes (who spoke, what was said), kept with the public record."""
+    minutes = clean_text(minutes, field="minutes", max_length=50_000)
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.PREPARING, Stage.VOTING, Stage.DECIDED)
+        if consultation.meeting_at is None:
+            raise ServiceError(_("No meeting has been called yet."))
+        consultation.minutes = minutes
+        consultation.save(update_fields=["minutes"])
+        _record(consultation, Event.Kind.MINUTES, actor=by, at=now)
+    return consultation
+
+
+ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
+ATTACHMENT_SUFFIXES = {
+    ".pdf",
+    ".doc",
+    ".docx",
+    ".xls",
+    ".xlsx",
+    ".ppt",
+    ".pptx",
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".txt",
+}
+
+
+def attachment_add(*, consultation: Consultation, by: User, kind: str, upload) -> Attachment:
+    """Adds a file to the materials or the minutes. The file keeps its name for people, and is stored under
+    a random one, so that nobody finds it by guessing."""
+    suffix = Path(upload.name).suffix.lower()
+    if suffix not in ATTACHMENT_SUFFIXES:
+        raise ServiceError(_("Attach a PDF, Word, Excel, PowerPoint, image or text file."), field="file")
+    if upload.size > ATTACHMENT_MAX_BYTES:
+        raise ServiceError(_("A file may be at most 20 MB."), field="file")
+    if kind not in Attachment.Kind.values:
+        raise ServiceError(_("Choose materials or minutes."), field="kind")
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        name = clean_text(Path(upload.name).name, field="file", max_length=200)
+        upload.name = f"{uuid.uuid4().hex}{suffix}"
+        return Attachment.objects.create(
+            consultation=consultation, kind=kind, file=upload, name=name, uploaded_by=by
+        )
 
 
 def motion_add(*, consultation: Consultation, by: User, text: str) -> Motion:
@@ -742,4 +826,218 @@ def voting_close(
         consultation.stage, consultation.voting_closed_at = Stage.DECIDED, now
         consultation.save(update_fields=["stage", "voting_closed_at"])
         _record(consultation, Event.Kind.VOTING_CLOSED, actor=by, at=now)
+    return consultation
+
+
+# Publication (公示), objections, implementation and evaluation ----------------------------------------------
+
+
+def consultation_publish(
+    *, consultation: Consultation, by: User, now: datetime.datetime | None = None
+) -> Consultation:
+    """Publishes the resolution for the rule's period; objections may be filed for the rule's shorter one."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.DECIDED)
+        rule_set = consultation.rule_set
+        consultation.stage, consultation.published_at = Stage.PUBLISHED, now
+        consultation.publication_ends_at = now + datetime.timedelta(days=rule_set.publication_days)
+        consultation.objections_end_at = now + datetime.timedelta(days=rule_set.objection_days)
+        consultation.save(update_fields=["stage", "published_at", "publication_ends_at", "objections_end_at"])
+        _record(consultation, Event.Kind.PUBLISHED, actor=by, at=now)
+    return consultation
+
+
+def may_object(user: User, consultation: Consultation) -> bool:
+    """Participants and the community's residents may object to a published resolution."""
+    return (
+        Resident.objects.filter(user=user, community=consultation.community).exists()
+        or participant_of(user, consultation) is not None
+    )
+
+
+def participant_of(user: User, consultation: Consultation) -> Participant | None:
+    """The participant the user is or acts for: the resident, a member of the household, the organisation's
+    staff."""
+    organisation_ids = scope_organisation_ids(user, Perm.ACT_FOR_ORGANISATION)
+    held = Q(resident__user=user) | Q(household__members__user=user)
+    if organisation_ids:
+        held |= Q(organisation_id__in=organisation_ids)
+    return consultation.participants.filter(held).order_by("pk").first()
+
+
+def objection_file(
+    *, consultation: Consultation, by: User, text: str, now: datetime.datetime | None = None
+) -> Objection:
+    now = now or timezone.now()
+    text = clean_text(text, field="text", max_length=4000)
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_stage(consultation, Stage.PUBLISHED)
+        if now > consultation.objections_end_at:
+            raise ServiceError(_("The time for objections has ended."))
+        if not may_object(by, consultation):
+            raise ServiceError(_("Only the community's residents and the participants can object."))
+        objection = Objection.objects.create(consultation=consultation, by=by, text=text, at=now)
+        _record(consultation, Event.Kind.OBJECTION, actor=by, note=text, at=now)
+    return objection
+
+
+def objection_answer(
+    *, objection: Objection, by: User, answer: str, now: datetime.datetime | None = None
+) -> Objection:
+    """Staff answer an objection publicly, once."""
+    now = now or timezone.now()
+    answer = clean_text(answer, field="answer", max_length=4000)
+    with transaction.atomic():
+        consultation = _lock(objection.consultation)
+        _require_staff(by, consultation)
+        objection = Objection.objects.select_for_update().get(pk=objection.pk)
+        if objection.answered_at is not None:
+            raise ServiceError(_("This objection has already been answered."))
+        objection.answer, objection.answered_by, objection.answered_at = answer, by, now
+        objection.save(update_fields=["answer", "answered_by", "answered_at"])
+        _record(consultation, Event.Kind.OBJECTION_ANSWERED, actor=by, note=answer, at=now)
+    return objection
+
+
+def consultation_conclude_publication(
+    *, consultation: Consultation, by: User, now: datetime.datetime | None = None
+) -> Consultation:
+    """After the publication period, with every objection answered: implementation begins if a motion was
+    adopted, otherwise the consultation closes."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.PUBLISHED)
+        if now < consultation.publication_ends_at:
+            raise ServiceError(
+                _("The resolution is published until %(date)s.")
+                % {"date": timezone.localtime(consultation.publication_ends_at).strftime("%Y-%m-%d %H:%M")}
+            )
+        if consultation.objections.filter(answered_at__isnull=True).exists():
+            raise ServiceError(_("Answer every objection first."))
+        adopted = consultation.motions.filter(passed=True).exists()
+        consultation.stage = Stage.IMPLEMENTING if adopted else Stage.CLOSED
+        consultation.save(update_fields=["stage"])
+        _record(consultation, Event.Kind.IMPLEMENTATION if adopted else Event.Kind.CLOSED, actor=by, at=now)
+    return consultation
+
+
+def task_add(
+    *,
+    consultation: Consultation,
+    by: User,
+    title: str,
+    responsible: str,
+    due_on: datetime.date,
+    organisation: Organisation | None = None,
+    now: datetime.datetime | None = None,
+) -> Task:
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.IMPLEMENTING)
+        task = Task.objects.create(
+            consultation=consultation,
+            title=clean_text(title, field="title", max_length=200),
+            responsible=clean_text(responsible, field="responsible", max_length=100),
+            organisation=organisation,
+            due_on=due_on,
+        )
+        _record(consultation, Event.Kind.TASK, actor=by, note=f"{task.title} · {task.responsible}", at=now)
+    return task
+
+
+def progress_report(
+    *, task: Task, by: User, text: str, done: bool = False, now: datetime.datetime | None = None
+) -> ProgressReport:
+    """Staff, or the responsible organisation's staff, report progress; the last report may mark it done."""
+    now = now or timezone.now()
+    text = clean_text(text, field="text", max_length=4000)
+    with transaction.atomic():
+        consultation = _lock(task.consultation)
+        _require_stage(consultation, Stage.IMPLEMENTING)
+        acts_for = task.organisation_id and task.organisation_id in scope_organisation_ids(
+            by, Perm.ACT_FOR_ORGANISATION
+        )
+        if not acts_for:
+            _require_staff(by, consultation)
+        task = Task.objects.select_for_update().get(pk=task.pk)
+        if task.done_at is not None:
+            raise ServiceError(_("This task is already done."))
+        report = ProgressReport.objects.create(task=task, by=by, at=now, text=text, done=bool(done))
+        if done:
+            task.done_at = now
+            task.save(update_fields=["done_at"])
+        _record(consultation, Event.Kind.PROGRESS, actor=by, note=f"{task.title}: {text}", at=now)
+    return report
+
+
+def evaluation_open(
+    *, consultation: Consultation, by: User, now: datetime.datetime | None = None
+) -> Consultation:
+    """Once every task is done, the participants evaluate the result."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.IMPLEMENTING)
+        if not consultation.tasks.exists() or consultation.tasks.filter(done_at__isnull=True).exists():
+            raise ServiceError(_("Every task must be done before the participants evaluate the result."))
+        consultation.stage = Stage.EVALUATION
+        consultation.save(update_fields=["stage"])
+        _record(consultation, Event.Kind.EVALUATION, actor=by, at=now)
+    return consultation
+
+
+def evaluation_submit(
+    *,
+    consultation: Consultation,
+    by: User,
+    score: int,
+    comment: str = "",
+    now: datetime.datetime | None = None,
+) -> Evaluation:
+    now = now or timezone.now()
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ServiceError(_("Give a score from 1 to 5."), field="score")
+    comment = clean_text(comment, field="comment", max_length=2000, required=False)
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_stage(consultation, Stage.EVALUATION)
+        participant = participant_of(by, consultation)
+        if participant is None:
+            raise ServiceError(_("Only the participants evaluate the result."))
+        try:
+            with transaction.atomic():
+                return Evaluation.objects.create(
+                    consultation=consultation, participant=participant, score=score, comment=comment, at=now
+                )
+        except IntegrityError:
+            raise ServiceError(_("You have already evaluated this result.")) from None
+
+
+def consultation_conclude(
+    *, consultation: Consultation, by: User, now: datetime.datetime | None = None
+) -> Consultation:
+    """Ends the evaluation; the record keeps the average score."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        _require_stage(consultation, Stage.EVALUATION)
+        scores = list(consultation.evaluations.values_list("score", flat=True))
+        note = (
+            _("%(count)s evaluations, average %(average).1f of 5")
+            % {"count": len(scores), "average": sum(scores) / len(scores)}
+            if scores
+            else _("No evaluations")
+        )
+        consultation.stage = Stage.EVALUATED
+        consultation.save(update_fields=["stage"])
+        _record(consultation, Event.Kind.EVALUATED, actor=by, note=note, at=now)
     return consultation

@@ -8,14 +8,11 @@ transaction.
 """
 
 import datetime
-import hashlib
-import hmac
 import secrets
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
@@ -24,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from gongzhi.core.codes import rotating_code, rotating_code_valid
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.models import Organisation, Region, RegionLevel, Resident, User
 from gongzhi.core.notifications import Channel, notify
@@ -251,9 +249,6 @@ def points_award(
 # A volunteer may check in this long before the start, and out this long after the end.
 CHECK_IN_OPENS = datetime.timedelta(hours=1)
 CHECK_OUT_CLOSES = datetime.timedelta(hours=3)
-# The activity's own QR code changes every window; the previous window's code is still accepted, so that a
-# code scanned just before it turns over still works.
-CODE_WINDOW_SECONDS = 180
 # No-shows are marked this long after the end, when nobody checked them in.
 NO_SHOW_AFTER = datetime.timedelta(hours=3)
 MAX_HOURS_PER_ACTIVITY = Decimal("24")
@@ -595,21 +590,12 @@ def _promote_waitlist(activity: Activity, *, now: datetime.datetime) -> None:
 
 
 def activity_code(activity: Activity, *, now: datetime.datetime | None = None, window_offset: int = 0) -> str:
-    """The activity's rotating check-in code: six digits from an HMAC of its secret and the time window."""
-    now = now or timezone.now()
-    window = int(now.timestamp()) // CODE_WINDOW_SECONDS + window_offset
-    digest = hmac.new(
-        f"{settings.SECRET_KEY}:{activity.code_secret}".encode(), str(window).encode(), hashlib.sha256
-    ).hexdigest()
-    return f"{int(digest[:12], 16) % 1_000_000:06d}"
+    """The activity's rotating check-in code (gongzhi.core.codes)."""
+    return rotating_code(activity.code_secret, now=now, window_offset=window_offset)
 
 
 def activity_code_valid(activity: Activity, code: str, *, now: datetime.datetime | None = None) -> bool:
-    code = (code or "").strip()
-    return any(
-        hmac.compare_digest(code, activity_code(activity, now=now, window_offset=offset))
-        for offset in (0, -1)
-    )
+    return rotating_code_valid(activity.code_secret, code, now=now)
 
 
 def _attending(signup: SignUp, activity: Activity, now: datetime.datetime) -> None:

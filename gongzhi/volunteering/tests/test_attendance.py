@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 
+from gongzhi.core.codes import CODE_WINDOW_SECONDS
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.volunteering import services
 from gongzhi.volunteering.models import CheckMethod, SignUp, SignUpStatus, VolunteerProfile
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("english_messages")
 
 MINUTE = datetime.timedelta(minutes=1)
 HOUR = datetime.timedelta(hours=1)
-WINDOW = datetime.timedelta(seconds=services.CODE_WINDOW_SECONDS)
+WINDOW = datetime.timedelta(seconds=CODE_WINDOW_SECONDS)
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def placed(people, activity):
 
 
 def window_start(moment: datetime.datetime) -> datetime.datetime:
-    seconds = int(moment.timestamp()) // services.CODE_WINDOW_SECONDS * services.CODE_WINDOW_SECONDS
+    seconds = int(moment.timestamp()) // CODE_WINDOW_SECONDS * CODE_WINDOW_SECONDS
     return datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
 
 
