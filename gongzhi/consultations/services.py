@@ -306,6 +306,7 @@ def participant_add(
     organisation: Organisation | None = None,
     name: str = "",
     floor_area: Decimal | int = 0,
+    now: datetime.datetime | None = None,
 ) -> Participant:
     """Adds one stakeholder of this topic. People and households must belong to the community."""
     with transaction.atomic():
@@ -334,12 +335,17 @@ def participant_add(
                 participant.save()
         except IntegrityError:
             raise ServiceError(_("%(name)s is already a participant.") % {"name": participant.name}) from None
-        _record(consultation, Event.Kind.PARTICIPANTS, actor=by, note=participant.name)
+        _record(consultation, Event.Kind.PARTICIPANTS, actor=by, note=participant.name, at=now)
     return participant
 
 
 def participants_add_region(
-    *, consultation: Consultation, by: User, region: Region, households: bool = False
+    *,
+    consultation: Consultation,
+    by: User,
+    region: Region,
+    households: bool = False,
+    now: datetime.datetime | None = None,
 ) -> int:
     """Adds every resident (or every household) of a region subtree of the community, e.g. all households of
     building 3. Returns how many were added; those already in are left as they are."""
@@ -382,6 +388,7 @@ def participants_add_region(
                 Event.Kind.PARTICIPANTS,
                 actor=by,
                 note=_("%(count)s added from %(region)s") % {"count": len(rows), "region": region.name},
+                at=now,
             )
     return len(rows)
 

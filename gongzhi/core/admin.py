@@ -23,6 +23,19 @@ from gongzhi.core.services import region_create
 from gongzhi.core.validators import normalize_mobile, validate_mobile
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For records that change only through the services, or never (append-only tables)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class RoleAssignmentInline(admin.TabularInline):
     model = RoleAssignment
     fk_name = "user"
@@ -113,21 +126,12 @@ class HouseholdAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "action", "actor", "target_type", "target_id", "region", "ip_address"]
     list_filter = ["action", "at", "target_type"]
     search_fields = ["target_id", "actor__name"]
     date_hierarchy = "at"
     list_select_related = ["actor", "region"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 admin.site.register(Consent, list_display=["user", "purpose", "policy_version", "given_at", "withdrawn_at"])

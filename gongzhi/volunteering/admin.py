@@ -4,6 +4,7 @@ an entry or a certificate anyway."""
 
 from django.contrib import admin
 
+from gongzhi.core.admin import ReadOnlyAdmin
 from gongzhi.volunteering.models import (
     Activity,
     Certificate,
@@ -17,17 +18,6 @@ from gongzhi.volunteering.models import (
     VolunteeringSettings,
     VolunteerProfile,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class LedgerEntryInline(admin.TabularInline):

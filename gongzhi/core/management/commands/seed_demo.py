@@ -6,6 +6,7 @@ import unicodedata
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from gongzhi.consultations.demo import demo_consultations_create
 from gongzhi.core.demo import (
     DEFAULT_HOUSEHOLDS,
     DEMO_ACCOUNTS,
@@ -63,14 +64,16 @@ class Command(BaseCommand):
         built = demo_district_build(households=households)
         matters = demo_matters_create(built)
         activities = demo_volunteering_create(built)
+        consultations = demo_consultations_create(built)
         self.stdout.write(self.style.SUCCESS(
             _("Loaded the demo district in %(seconds).1f s: %(communities)d communities, %(households)d "
               "households, %(residents)d residents, %(organisations)d organisations, "
-              "%(matters)d matters, %(activities)d volunteer activities.") % {
+              "%(matters)d matters, %(activities)d volunteer activities, "
+              "%(consultations)d consultations.") % {
                 "seconds": time.monotonic() - started, "communities": built.communities,
                 "households": built.households, "residents": built.resident_count,
                 "organisations": len(built.organisations), "matters": matters,
-                "activities": activities,
+                "activities": activities, "consultations": consultations,
             }
         ))
         rows = [
