@@ -6,7 +6,18 @@ who oversee its region, and by everyone when the community publishes its record.
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from gongzhi.consultations.models import Consultation, Event, Motion, Participant, RuleSet
+from gongzhi.consultations.models import (
+    Ballot,
+    BallotReceipt,
+    Consultation,
+    Event,
+    HallTally,
+    Motion,
+    Objection,
+    Participant,
+    RuleSet,
+    Task,
+)
 from gongzhi.core.models import Resident
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import acts_as_superuser, in_scope, scope_organisation_ids
@@ -53,3 +64,37 @@ def public_record(consultation: Consultation) -> QuerySet[Event]:
 def rule_sets_for(community) -> QuerySet[RuleSet]:
     """The rule sets a community may use: its own and its street's."""
     return RuleSet.objects.filter(region_id__in=[community.pk, community.parent_id]).order_by("name")
+
+
+def _visible_pks(user):
+    return consultations_visible_to(user).values("pk")
+
+
+def access_hall_tally(user, tally_id: int) -> HallTally:
+    return get_object_or_404(
+        HallTally.objects.filter(motion__consultation__in=_visible_pks(user)).select_related(
+            "motion__consultation"
+        ),
+        pk=tally_id,
+    )
+
+
+def access_objection(user, objection_id: int) -> Objection:
+    return get_object_or_404(
+        Objection.objects.filter(consultation__in=_visible_pks(user)).select_related("consultation"),
+        pk=objection_id,
+    )
+
+
+def access_task(user, task_id: int) -> Task:
+    return get_object_or_404(
+        Task.objects.filter(consultation__in=_visible_pks(user)).select_related("consultation"), pk=task_id
+    )
+
+
+def voted_motion_ids(consultation: Consultation, roll_entry) -> list[int]:
+    """The motions a voter has voted on: ballots, or a secret ballot's receipts (never how)."""
+    if roll_entry is None:
+        return []
+    model = BallotReceipt if consultation.rule_set.secret_ballot else Ballot
+    return sorted(model.objects.filter(voter=roll_entry).values_list("motion_id", flat=True))

@@ -253,6 +253,18 @@ def consultation_cosign(
     return consultation
 
 
+def may_cosign(user: User, consultation: Consultation, *, now: datetime.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return (
+        user.is_authenticated
+        and consultation.stage == Stage.COSIGNING
+        and now <= consultation.cosign_deadline
+        and consultation.proposed_by_id != user.pk
+        and Resident.objects.filter(user=user, community=consultation.community).exists()
+        and not consultation.cosigns.filter(user=user).exists()
+    )
+
+
 def consultations_lapse(*, now: datetime.datetime | None = None) -> int:
     """Periodic: topics that did not gather their co-signers in time lapse."""
     now = now or timezone.now()
@@ -431,6 +443,12 @@ def consultation_notice(
     return consultation
 
 
+def _require_self_or_staff(user: User, consultation: Consultation, participant: Participant) -> None:
+    """Participants sign themselves in and out; staff may do it for anyone."""
+    if participant_of(user, consultation) != participant:
+        _require_staff(user, consultation)
+
+
 def attendance_sign_in(
     *, consultation: Consultation, participant: Participant, by: User, now: datetime.datetime | None = None
 ) -> Attendance:
@@ -441,6 +459,7 @@ def attendance_sign_in(
         _require_stage(consultation, Stage.PREPARING, Stage.VOTING)
         if participant.consultation_id != consultation.pk:
             raise ServiceError(_("This person is not a participant of this consultation."))
+        _require_self_or_staff(by, consultation, participant)
         if consultation.meeting_at is None:
             raise ServiceError(_("No meeting has been called yet."))
         if now < consultation.meeting_at - datetime.timedelta(hours=1):
@@ -465,6 +484,7 @@ def attendance_leave(
     now = now or timezone.now()
     with transaction.atomic():
         consultation = _lock(consultation)
+        _require_self_or_staff(by, consultation, participant)
         attendance = Attendance.objects.filter(
             consultation=consultation, participant=participant, left_at=None
         ).first()
@@ -950,6 +970,7 @@ def task_add(
         _require_stage(consultation, Stage.IMPLEMENTING)
         task = Task.objects.create(
             consultation=consultation,
+            created_at=now or timezone.now(),
             title=clean_text(title, field="title", max_length=200),
             responsible=clean_text(responsible, field="responsible", max_length=100),
             organisation=organisation,
