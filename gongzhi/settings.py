@@ -98,6 +98,7 @@ TEMPLATES = [
                 "gongzhi.core.context_processors.preferences",
                 "gongzhi.matters.context_processors.matters",
                 "gongzhi.volunteering.context_processors.volunteering",
+                "gongzhi.consultations.context_processors.consultations",
             ],
         },
     }
