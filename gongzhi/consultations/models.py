@@ -136,6 +136,8 @@ class Consultation(models.Model):
     # Civil Code art. 278 items 6-8 (raising maintenance funds; rebuilding or renovating; changing the use of
     # common parts or running a business on them): three-quarters needed. Using the funds is item 5, ordinary.
     is_major = models.BooleanField(_("major matter"), default=False)
+    # Public by default: community affairs are published (居务公开); a topic about a few households' private
+    # affairs can be kept to the community's residents and the participants.
     is_public = models.BooleanField(_("record public to everyone"), default=True)
     stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices)
     cosign_deadline = models.DateTimeField(null=True, blank=True)
