@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Case, Count, DecimalField, F, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -52,9 +52,21 @@ from gongzhi.core.workdays import add_working_time
 
 # Who holds a vote for each unit of the rule: persons are residents (and owners or representatives, who are
 # residents too); households vote through their head; owner units by head and floor area.
+# Organisations (work units, social organisations, the property company) hold one vote each beside persons
+# or households; under the owners' rule only owner units vote.
+ORGANISATION_KINDS = (
+    ParticipantKind.WORK_UNIT,
+    ParticipantKind.ORGANISATION,
+    ParticipantKind.PROPERTY_COMPANY,
+)
 VOTING_KINDS = {
-    VoteUnit.PERSON: (ParticipantKind.RESIDENT, ParticipantKind.REPRESENTATIVE, ParticipantKind.OWNER),
-    VoteUnit.HOUSEHOLD: (ParticipantKind.HOUSEHOLD,),
+    VoteUnit.PERSON: (
+        ParticipantKind.RESIDENT,
+        ParticipantKind.REPRESENTATIVE,
+        ParticipantKind.OWNER,
+        *ORGANISATION_KINDS,
+    ),
+    VoteUnit.HOUSEHOLD: (ParticipantKind.HOUSEHOLD, *ORGANISATION_KINDS),
     VoteUnit.OWNER: (ParticipantKind.OWNER,),
 }
 
@@ -341,6 +353,15 @@ def participant_add(
             floor_area=Decimal(str(floor_area)),
             votes=kind != ParticipantKind.EXPERT,
         )
+        taken = Q(pk__in=[])
+        if resident is not None:
+            taken |= Q(kind=kind, resident=resident)
+        if household is not None:
+            taken |= Q(household=household)
+        if organisation is not None:
+            taken |= Q(organisation=organisation)
+        if consultation.participants.filter(taken).exists():
+            raise ServiceError(_("%(name)s is already a participant.") % {"name": participant.name})
         validate_or_raise(participant)
         try:
             with transaction.atomic():
@@ -604,7 +625,19 @@ def voting_open(
         voters = consultation.participants.filter(
             votes=True, kind__in=VOTING_KINDS[consultation.rule_set.vote_unit]
         )
-        roll = [RollEntry(consultation=consultation, participant=p, floor_area=p.floor_area) for p in voters]
+        # One entry per person: someone chosen both as a resident and as a representative votes once.
+        roll, holders = [], set()
+        for participant in voters.order_by("pk"):
+            holder = (
+                ("resident", participant.resident_id) if participant.resident_id else ("p", participant.pk)
+            )
+            if holder not in holders:
+                holders.add(holder)
+                roll.append(
+                    RollEntry(
+                        consultation=consultation, participant=participant, floor_area=participant.floor_area
+                    )
+                )
         if not roll:
             raise ServiceError(_("No participant holds a vote under these rules."))
         RollEntry.objects.bulk_create(roll)
@@ -656,9 +689,17 @@ def ballot_cast(*, motion: Motion, by: User, choice: str, now: datetime.datetime
         consultation = Consultation.objects.select_related("rule_set").get(pk=consultation.pk)
         if consultation.stage != Stage.VOTING or now >= consultation.voting_closes_at:
             raise ServiceError(_("Voting is closed."))
-        if Attendance.objects.filter(
-            consultation=consultation, participant_id=voter.participant_id
-        ).exists() and (HallTally.objects.filter(motion=motion).exists()):
+        hall = HallTally.objects.filter(motion=motion).first()
+        if (
+            hall is not None
+            and Attendance.objects.filter(
+                Q(left_at__isnull=True) | Q(left_at__gt=hall.entered_at),
+                consultation=consultation,
+                participant_id=voter.participant_id,
+                signed_in_at__lte=hall.entered_at,
+            ).exists()
+        ):
+            # They were in the hall when it was counted: their vote is in the hall's count.
             raise ServiceError(_("The hall has already voted on this motion; your vote was counted there."))
         if consultation.rule_set.secret_ballot:
             try:
@@ -666,8 +707,17 @@ def ballot_cast(*, motion: Motion, by: User, choice: str, now: datetime.datetime
                     BallotReceipt.objects.create(id=uuid.uuid4(), motion=motion, voter=voter)
             except IntegrityError:
                 raise ServiceError(_("You have already voted on this motion.")) from None
-            SecretTally.objects.filter(motion=motion, choice=choice).update(
-                heads=F("heads") + 1, area=F("area") + voter.floor_area
+            # Every choice's row is written, so that no row's transaction id points at this voter's choice.
+            mine = Q(choice=choice)
+            SecretTally.objects.filter(motion=motion).update(
+                heads=F("heads")
+                + Case(When(mine, then=Value(1)), default=Value(0), output_field=IntegerField()),
+                area=F("area")
+                + Case(
+                    When(mine, then=Value(voter.floor_area)),
+                    default=Value(Decimal(0)),
+                    output_field=DecimalField(max_digits=12, decimal_places=2),
+                ),
             )
         else:
             try:
@@ -778,7 +828,7 @@ def motion_count(motion: Motion) -> tuple[rules.Count, rules.Turnout]:
             .values("choice")
             .annotate(heads=Count("id"), area=Sum("voter__floor_area"))
         ):
-            totals[row["choice"]] = [row["heads"], row["area"] or Decimal(0)]
+            totals[row["choice"]] = [row["heads"], (row["area"] or Decimal(0)).quantize(Decimal("0.01"))]
     hall = HallTally.objects.filter(motion=motion, confirmed_at__isnull=False).first()
     if hall is not None:
         for choice in Choice.values:
@@ -808,7 +858,8 @@ def voting_close(
         if HallTally.objects.filter(motion__consultation=consultation, confirmed_at__isnull=True).exists():
             raise ServiceError(_("A hall count is waiting for a second staff member's confirmation."))
         rule_set = consultation.rule_set
-        roll = list(RollEntry.objects.filter(consultation=consultation))
+        # The voters' locks: a vote being cast now either commits before the close counts, or finds it closed.
+        roll = list(RollEntry.objects.select_for_update().filter(consultation=consultation).order_by("pk"))
         electorate = rules.Electorate(
             heads=len(roll), area=sum((entry.floor_area for entry in roll), Decimal(0))
         )
