@@ -15,7 +15,6 @@ Secret ballots: nothing here says who voted what; a motion shows its totals (aft
 voting where the rules show results before the close) and whether the caller has voted on it.
 """
 
-from contextlib import contextmanager
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -57,6 +56,7 @@ from gongzhi.api.consultation_schemas import (
     TaskOut,
     VotingOpenIn,
 )
+from gongzhi.api.errors import payload_fields
 from gongzhi.api.pagination import LimitOffset
 from gongzhi.api.schemas import ErrorOut, ServiceErrorOut
 from gongzhi.consultations import selectors, services
@@ -95,16 +95,6 @@ DECIDED_STAGES = {
     Stage.EVALUATION,
     Stage.EVALUATED,
 }
-
-
-@contextmanager
-def payload_fields():
-    """Renames the field of a ServiceError raised inside to the payload's name for it."""
-    try:
-        yield
-    except ServiceError as error:
-        error.field = PAYLOAD_FIELDS.get(error.field, error.field)
-        raise
 
 
 def _count(motion) -> dict:
@@ -214,7 +204,7 @@ def rule_set_list(request, community_id: int):
 def rule_set_create(request, payload: RuleSetIn):
     region = get_object_or_404(Region.objects.all(), pk=payload.region_id)
     fields = payload.model_dump(exclude={"region_id", "name"}, exclude_none=True)
-    with payload_fields():
+    with payload_fields(PAYLOAD_FIELDS):
         rule_set = services.rule_set_create(by=request.auth, region=region, name=payload.name, **fields)
     return Status(201, rule_set)
 
@@ -275,7 +265,7 @@ def consultation_propose(request, payload: ConsultationIn):
         if payload.source_matter_id is not None
         else None
     )
-    with payload_fields():
+    with payload_fields(PAYLOAD_FIELDS):
         consultation = services.consultation_propose(
             by=user,
             community=community,
@@ -335,7 +325,7 @@ def participant_add(request, consultation_id: int, payload: ParticipantIn):
         if payload.organisation_id is not None
         else None
     )
-    with payload_fields():
+    with payload_fields(PAYLOAD_FIELDS):
         participant = services.participant_add(
             consultation=consultation,
             by=user,
@@ -357,7 +347,7 @@ def participant_add(request, consultation_id: int, payload: ParticipantIn):
 def participants_add_region(request, consultation_id: int, payload: RegionParticipantsIn):
     consultation = access(request, consultation_id)
     region = get_object_or_404(Region.objects.all(), pk=payload.region_id)
-    with payload_fields():
+    with payload_fields(PAYLOAD_FIELDS):
         added = services.participants_add_region(
             consultation=consultation, by=request.auth, region=region, households=payload.households
         )
@@ -437,7 +427,7 @@ def attendance_mark(request, consultation_id: int, payload: AttendanceIn):
     summary="Freeze the roll of voters and open the ballots (staff)",
 )
 def voting_open(request, consultation_id: int, payload: VotingOpenIn):
-    with payload_fields():
+    with payload_fields(PAYLOAD_FIELDS):
         services.voting_open(
             consultation=access(request, consultation_id), by=request.auth, closes_at=payload.closes_at
         )

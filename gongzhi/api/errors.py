@@ -2,6 +2,8 @@
 Messages are translated into the request's language (LocaleMiddleware reads Accept-Language). Ninja's own
 validation errors keep their 422 list of details."""
 
+from contextlib import contextmanager
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -36,3 +38,14 @@ def install_error_handlers(api: NinjaAPI) -> None:
         return api.create_response(request, {"detail": str(error.message)}, status=error.status_code)
 
     api.add_exception_handler(TokenRefused, http_error)
+
+
+@contextmanager
+def payload_fields(names: dict[str, str]):
+    """Renames the field of a ServiceError raised inside to the payload's name for it: the services name the
+    model's fields (`region`), a client sent the payload's (`region_id`)."""
+    try:
+        yield
+    except ServiceError as error:
+        error.field = names.get(error.field, error.field)
+        raise

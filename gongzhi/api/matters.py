@@ -22,7 +22,6 @@ Photos: the JSON API reports and resolves without photos. Photos are uploaded th
 checks their type and size and strips their EXIF data; the detail lists every photo's URL.
 """
 
-from contextlib import contextmanager
 from decimal import Decimal
 
 from django.http import Http404
@@ -31,6 +30,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 from ninja.pagination import paginate
 
+from gongzhi.api.errors import payload_fields
 from gongzhi.api.matter_schemas import (
     CallInIn,
     CategoryOut,
@@ -68,16 +68,6 @@ PAYLOAD_FIELDS = {
 }
 
 WRITE_RESPONSES = {200: MatterDetailOut, 400: ServiceErrorOut, 404: ErrorOut}
-
-
-@contextmanager
-def payload_fields():
-    """Renames the field of a ServiceError raised inside to the payload's name for it."""
-    try:
-        yield
-    except ServiceError as error:
-        error.field = PAYLOAD_FIELDS.get(error.field, error.field)
-        raise
 
 
 def api_actions(actions: list[str]) -> list[str]:
@@ -235,7 +225,7 @@ def matter_report(request, payload: MatterIn):
     category = services.categories_for(community).filter(pk=payload.category_id).first()
     if category is None:
         raise ServiceError(_("Choose a category from the list."), field="category_id")
-    with payload_fields():
+    with payload_fields(PAYLOAD_FIELDS):
         matter = services.matter_report(
             entered_by=user,
             category=category,
@@ -333,7 +323,7 @@ def matter_duplicate(request, matter_id: int, payload: DuplicateIn):
     """Whoever followed this matter then follows the original."""
     matter = selectors.access_matter(request.auth, matter_id)
     original = selectors.access_matter(request.auth, payload.original_id)
-    with payload_fields():
+    with payload_fields(PAYLOAD_FIELDS):
         services.matter_mark_duplicate(matter=matter, handler=request.auth, original=original)
     return matter_detail_for(request.auth, matter_id)
 
@@ -351,7 +341,7 @@ def matter_call_in(request, matter_id: int, payload: CallInIn):
     organisations = list(core_selectors.organisations_visible_to(request.auth).filter(pk__in=wanted))
     if len(organisations) != len(wanted):
         raise Http404  # one the caller cannot see answers like one that does not exist
-    with payload_fields():
+    with payload_fields(PAYLOAD_FIELDS):
         services.matter_call_in(
             matter=matter, officer=request.auth, organisations=organisations, note=payload.note
         )

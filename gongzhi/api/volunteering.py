@@ -15,7 +15,6 @@ Idempotency: a redemption and an award carry the client's `request_token`, so th
 lost answer redeems or awards once and answers with what was done the first time.
 """
 
-from contextlib import contextmanager
 
 from django.db.models import Case, F, When
 from django.shortcuts import get_object_or_404
@@ -25,6 +24,7 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
 
+from gongzhi.api.errors import payload_fields
 from gongzhi.api.pagination import LimitOffset
 from gongzhi.api.schemas import ErrorOut, ServiceErrorOut
 from gongzhi.api.volunteering_schemas import (
@@ -53,7 +53,6 @@ from gongzhi.api.volunteering_schemas import (
     VolunteerMeOut,
 )
 from gongzhi.core import selectors as core_selectors
-from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.models import Region, Resident
 from gongzhi.core.roles import Perm
 from gongzhi.volunteering import selectors, services
@@ -67,16 +66,6 @@ PAYLOAD_FIELDS = {"region": "region_id"}
 ACTIVITY_RESPONSES = {200: ActivityDetailOut, 400: ServiceErrorOut, 404: ErrorOut}
 ROSTER_RESPONSES = {200: RosterItemOut, 400: ServiceErrorOut, 404: ErrorOut}
 REDEMPTION_RESPONSES = {200: RedemptionOut, 400: ServiceErrorOut, 404: ErrorOut}
-
-
-@contextmanager
-def payload_fields():
-    """Renames the field of a ServiceError raised inside to the payload's name for it."""
-    try:
-        yield
-    except ServiceError as error:
-        error.field = PAYLOAD_FIELDS.get(error.field, error.field)
-        raise
 
 
 def own_record(user) -> Resident:
@@ -158,7 +147,7 @@ def activity_create(request, payload: ActivityIn):
     fields = payload.model_dump(exclude={"region_id", "organisation_id"})
     if fields["cancel_deadline"] is None:
         del fields["cancel_deadline"]  # the service's default: the start
-    with payload_fields():
+    with payload_fields(PAYLOAD_FIELDS):
         activity = services.activity_create(
             created_by=user, region=region, organisation=organisation, **fields
         )
@@ -170,7 +159,7 @@ def activity_update(request, activity_id: int, payload: ActivityPatchIn):
     """Only before it starts; the places cannot drop below those already taken, and places added go to the
     waiting list first come, first served."""
     activity = selectors.access_organised_activity(request.auth, activity_id)
-    with payload_fields():
+    with payload_fields(PAYLOAD_FIELDS):
         services.activity_update(activity=activity, by=request.auth, **payload.model_dump(exclude_unset=True))
     return activity_detail_for(request.auth, activity_id)
 

@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from gongzhi.consultations.models import Choice, RuleSet
+from gongzhi.core.forms import RotatingCodeField
 from gongzhi.core.models import Organisation
 
 AS_RESIDENT = "resident"
@@ -96,17 +97,4 @@ class BallotForm(forms.Form):
 
 
 class SignInForm(forms.Form):
-    code = forms.CharField(
-        label=_("The six digits under the meeting's QR code"),
-        max_length=6,
-        min_length=6,
-        widget=forms.TextInput(
-            attrs={"inputmode": "numeric", "pattern": "[0-9]{6}", "autocomplete": "one-time-code"}
-        ),
-    )
-
-    def clean_code(self):
-        code = self.cleaned_data["code"].strip()
-        if not code.isdigit():
-            raise forms.ValidationError(_("Enter the six digits."))
-        return code
+    code = RotatingCodeField(label=_("The six digits under the meeting's QR code"))

@@ -6,28 +6,17 @@ when owners voted), the publication period and the last day for objections, and 
 counts are totals only; nothing on the page (or in the database) says who voted what."""
 
 from html import escape
-from io import BytesIO
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer
 
 from gongzhi.consultations.models import Consultation, Motion, VoteUnit
-
-# Built into every PDF reader: no font file to ship, and it covers Chinese and Latin alike.
-CJK_FONT = "STSong-Light"
-
-
-def _register_font() -> None:
-    if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+from gongzhi.core.pdf import CJK_FONT, a4_pdf, register_cjk_font, ruled_table
 
 
 def _when(moment) -> str:
@@ -63,7 +52,7 @@ def counts_text(count: dict, *, by_area: bool) -> str:
 
 def resolution_pdf(consultation: Consultation, motions: list[Motion]) -> bytes:
     """The resolution on A4 (more pages when the motions are long), in the active language."""
-    _register_font()
+    register_cjk_font()
     styles = {
         "title": ParagraphStyle("title", fontName=CJK_FONT, fontSize=20, leading=28, alignment=TA_CENTER),
         "subtitle": ParagraphStyle(
@@ -102,7 +91,7 @@ def resolution_pdf(consultation: Consultation, motions: list[Motion]) -> bytes:
     ]
     if consultation.is_major:
         facts.append((_("Major matter"), _("Yes (Civil Code art. 278)")))
-    story.append(_table([[para(label), para(value)] for label, value in facts], [40 * mm, 130 * mm]))
+    story.append(ruled_table([[para(label), para(value)] for label, value in facts], [40 * mm, 130 * mm]))
     story += [Spacer(1, 6 * mm), para(_("Motions and results"), "heading"), Spacer(1, 2 * mm)]
     rows = [[para(_("No.")), para(_("Motion")), para(_("Result")), para(_("Votes"))]]
     for motion in motions:
@@ -115,7 +104,7 @@ def resolution_pdf(consultation: Consultation, motions: list[Motion]) -> bytes:
                 para(vote_counts(motion, by_area=by_area)),
             ]
         )
-    story.append(_table(rows, [12 * mm, 92 * mm, 22 * mm, 44 * mm], header=True))
+    story.append(ruled_table(rows, [12 * mm, 92 * mm, 22 * mm, 44 * mm], header=True))
     story += [Spacer(1, 6 * mm), para(_("Publication and objections"), "heading"), Spacer(1, 2 * mm)]
     if consultation.published_at:
         publication = [
@@ -126,7 +115,7 @@ def resolution_pdf(consultation: Consultation, motions: list[Motion]) -> bytes:
             (_("Objections until"), _when(consultation.objections_end_at)),
         ]
         story.append(
-            _table([[para(label), para(value)] for label, value in publication], [40 * mm, 130 * mm])
+            ruled_table([[para(label), para(value)] for label, value in publication], [40 * mm, 130 * mm])
         )
         story += [
             Spacer(1, 2 * mm),
@@ -168,28 +157,8 @@ def resolution_pdf(consultation: Consultation, motions: list[Motion]) -> bytes:
         para(_("(Seal of the residents' committee)"), "body"),
     ]
 
-    out = BytesIO()
-    document = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=20 * mm,
-        bottomMargin=20 * mm,
+    return a4_pdf(
+        story,
         title=f"{_('Resolution of the community consultation')}: {consultation.title}",
         author=community.name,
-        creator="Gongzhi",
     )
-    document.build(story)
-    return out.getvalue()
-
-
-def _table(rows, widths, *, header: bool = False) -> Table:
-    style = [
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)
-        if header
-        else ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke),
-    ]
-    return Table(rows, colWidths=widths, style=TableStyle(style), repeatRows=1 if header else 0)

@@ -47,6 +47,20 @@ def add_service_error(form: forms.Form, error: ServiceError) -> None:
     form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
+class RotatingCodeField(forms.CharField):
+    """The six digits under a QR code shown in the room (gongzhi.core.codes), typed on a phone."""
+
+    def __init__(self, **kwargs):
+        attrs = {"inputmode": "numeric", "pattern": "[0-9]{6}", "autocomplete": "one-time-code"}
+        super().__init__(max_length=6, min_length=6, widget=forms.TextInput(attrs=attrs), **kwargs)
+
+    def clean(self, value):
+        code = super().clean(value).strip()
+        if not code.isdigit():
+            raise ValidationError(_("The code is six digits."))
+        return code
+
+
 class FastSelect(forms.Select):
     """A <select> whose options are written in Python. Django renders each option through its own template,
     about 0.2 ms apiece: a community's hundred buildings cost more than the rest of the page together."""

@@ -12,26 +12,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Image, Paragraph, Spacer, Table, TableStyle
 
+from gongzhi.core.pdf import CJK_FONT, a4_pdf, register_cjk_font, ruled_table
 from gongzhi.core.qr import qr_png
 from gongzhi.volunteering.models import Certificate
 
-# Built into every PDF reader: no font file to ship, and it covers Chinese and Latin alike.
-CJK_FONT = "STSong-Light"
 # The number is printed in a standard Latin font too, so that it is plain text in the file (searchable,
 # copyable and read by screen readers whatever the reader's CJK support).
 NUMBER_FONT = "Helvetica-Bold"
-
-
-def _register_font() -> None:
-    if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
 
 
 def content_lines(certificate: Certificate) -> list[tuple[str, str, str]]:
@@ -54,7 +45,7 @@ def _qr_image(url: str, size: float) -> Image:
 
 def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
     """The certificate on one A4 page (more when the content is long), in the active language."""
-    _register_font()
+    register_cjk_font()
     styles = {
         "title": ParagraphStyle("title", fontName=CJK_FONT, fontSize=22, leading=30, alignment=TA_CENTER),
         "number": ParagraphStyle(
@@ -100,13 +91,17 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
         (_("Volunteer service hours"), hours),
         (_("Period"), f"{certificate.period_start.isoformat()} – {certificate.period_end.isoformat()}"),
     ]
-    story.append(_table([[para(label), para(value)] for label, value in facts], [40 * mm, 130 * mm]))
+    story.append(
+        ruled_table(
+            [[para(label), para(value)] for label, value in facts], [40 * mm, 130 * mm], valign="MIDDLE"
+        )
+    )
     story += [Spacer(1, 5 * mm), para(_("Volunteer service content"), "body"), Spacer(1, 2 * mm)]
     lines = [[para(_("Date")), para(_("Activity")), para(_("Hours"))]]
     lines += [
         [para(date), para(activity), para(hours)] for date, activity, hours in content_lines(certificate)
     ]
-    story.append(_table(lines, [28 * mm, 122 * mm, 20 * mm], header=True))
+    story.append(ruled_table(lines, [28 * mm, 122 * mm, 20 * mm], header=True, valign="MIDDLE"))
     story.append(Spacer(1, 6 * mm))
     signers = [
         (_("Issuing organisation"), certificate.issuer),
@@ -116,7 +111,9 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
         (_("Certificate number"), certificate.number),
         (_("Date of issue"), issued_on.isoformat()),
     ]
-    signer_table = _table([[para(label), para(value)] for label, value in signers], [30 * mm, 86 * mm])
+    signer_table = ruled_table(
+        [[para(label), para(value)] for label, value in signers], [30 * mm, 86 * mm], valign="MIDDLE"
+    )
     qr = Table(
         [[_qr_image(verify_url, 36 * mm)], [para(_("Scan to verify this certificate"), "small")]],
         colWidths=[42 * mm],
@@ -136,29 +133,9 @@ def certificate_pdf(certificate: Certificate, *, verify_url: str) -> bytes:
         para(_("Verify at %(url)s") % {"url": verify_url}, "small"),
     ]
 
-    out = BytesIO()
-    document = SimpleDocTemplate(
-        out,
-        pagesize=A4,
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=20 * mm,
-        bottomMargin=20 * mm,
+    return a4_pdf(
+        story,
         title=f"{_('Volunteer service record certificate')} {certificate.number}",
-        subject=certificate.number,
         author=certificate.issuer,
-        creator="Gongzhi",
+        subject=certificate.number,
     )
-    document.build(story)
-    return out.getvalue()
-
-
-def _table(rows, widths, *, header: bool = False) -> Table:
-    style = [
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke),
-    ]
-    if header:
-        style[-1] = ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)
-    return Table(rows, colWidths=widths, style=TableStyle(style), repeatRows=1 if header else 0)

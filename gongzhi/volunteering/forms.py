@@ -5,7 +5,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from gongzhi.core.forms import CODE_INPUT, FastSelect, ListedChoiceIterator
+from gongzhi.core.forms import CODE_INPUT, FastSelect, ListedChoiceIterator, RotatingCodeField
 from gongzhi.core.models import Organisation, Region
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import in_scope
@@ -140,20 +140,7 @@ class ButtonForm(forms.Form):
 
 
 class CheckInForm(forms.Form):
-    code = forms.CharField(
-        label=_("The six digits under the activity's QR code"),
-        max_length=6,
-        min_length=6,
-        widget=forms.TextInput(
-            attrs={"inputmode": "numeric", "pattern": "[0-9]{6}", "autocomplete": "one-time-code"}
-        ),
-    )
-
-    def clean_code(self):
-        code = self.cleaned_data["code"].strip()
-        if not code.isdigit():
-            raise forms.ValidationError(_("The code is six digits."))
-        return code
+    code = RotatingCodeField(label=_("The six digits under the activity's QR code"))
 
 
 class InsuranceForm(forms.Form):
