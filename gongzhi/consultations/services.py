@@ -13,7 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, DecimalField, F, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,7 +45,8 @@ from gongzhi.consultations.models import (
 )
 from gongzhi.core.codes import rotating_code, rotating_code_valid
 from gongzhi.core.exceptions import ServiceError
-from gongzhi.core.models import Household, Organisation, Region, RegionLevel, Resident, User
+from gongzhi.core.models import Household, Organisation, Region, RegionLevel, Resident, RoleAssignment, User
+from gongzhi.core.notifications import Channel, notify
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import has_perm_in, scope_organisation_ids
 from gongzhi.core.services import clean_text, validate_or_raise
@@ -461,7 +463,32 @@ def consultation_notice(
         consultation.meeting_online = bool(online)
         consultation.save(update_fields=["meeting_at", "notice_sent_at", "meeting_place", "meeting_online"])
         _record(consultation, Event.Kind.NOTICE, actor=by, note=materials, at=now)
+        notify(
+            users=participant_users(consultation),
+            title=_("Meeting called: %(title)s") % {"title": consultation.title},
+            body=f"{timezone.localtime(meeting_at):%Y-%m-%d %H:%M} {consultation.meeting_place}".strip(),
+            url=reverse("consultations:detail", args=[consultation.pk]),
+            channels=(Channel.IN_APP, Channel.SMS),
+        )
     return consultation
+
+
+def participant_users(consultation: Consultation) -> QuerySet[User]:
+    """Who is told of the meeting: participants with an account, households' heads, organisations' staff."""
+    participants = consultation.participants.all()
+    return User.objects.filter(
+        Q(resident__pk__in=participants.values("resident_id"))
+        | Q(
+            resident__household_id__in=participants.values("household_id"),
+            resident__is_household_head=True,
+        )
+        | Q(
+            pk__in=RoleAssignment.objects.filter(
+                organisation_id__in=participants.values("organisation_id")
+            ).values("user_id")
+        ),
+        is_active=True,
+    ).distinct()
 
 
 def _require_self_or_staff(user: User, consultation: Consultation, participant: Participant) -> None:

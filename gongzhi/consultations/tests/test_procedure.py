@@ -24,6 +24,7 @@ from gongzhi.consultations.models import (
 )
 from gongzhi.consultations.rules import DecisionRule
 from gongzhi.core.exceptions import ServiceError
+from gongzhi.core.models import Notification, Resident
 from gongzhi.matters import services as matter_services
 from gongzhi.matters.models import Category
 
@@ -836,3 +837,22 @@ def test_it_refuses_a_motion_once_voting_has_opened(people, committee_topic, sta
     with pytest.raises(ServiceError, match="cannot be done while the consultation is “Voting”"):
         services.motion_add(consultation=committee_topic, by=people.community_worker, text="再加一项。")
     assert committee_topic.motions.count() == 1
+
+
+def test_it_tells_the_participants_of_the_meeting(
+    people, committee_topic, django_capture_on_commit_callbacks
+):
+    Resident.objects.filter(pk=people.resident_record.pk).update(user=people.resident)
+    now = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.consultation_notice(
+            consultation=committee_topic,
+            by=people.community_worker,
+            meeting_at=now + datetime.timedelta(days=4),
+            materials="方案",
+            place="社区会议室",
+            now=now,
+        )
+    told = Notification.objects.get(user=people.resident)
+    assert "院落停车位划线" in told.title and "社区会议室" in told.body
+    assert not Notification.objects.filter(user=people.outsider).exists()
