@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "gongzhi.core",
     "gongzhi.matters",
     "gongzhi.volunteering",
+    "gongzhi.sharing",
     "gongzhi.consultations",
     "gongzhi.api",
 ]
@@ -153,6 +154,8 @@ PERIODIC_TASKS = [
     "gongzhi.matters.tasks.remind_deadlines",
     "gongzhi.volunteering.tasks.mark_no_shows",
     "gongzhi.volunteering.tasks.expire_points",
+    "gongzhi.sharing.tasks.release_no_shows",
+    "gongzhi.sharing.tasks.remind_bookings",
 ]
 
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("matters/", include("gongzhi.matters.urls")),
     path("open311/v2/", include("gongzhi.matters.open311")),
     path("volunteering/", include("gongzhi.volunteering.urls")),
+    path("sharing/", include("gongzhi.sharing.urls")),
     path("consultations/", include("gongzhi.consultations.urls")),
     path("", include("gongzhi.core.urls")),
 ]

@@ -35,6 +35,10 @@ class Perm(StrEnum):
     # participants, notice, meetings, hall tallies).
     VIEW_CONSULTATIONS = "view_consultations"
     MANAGE_CONSULTATIONS = "manage_consultations"
+    # Sharing: see a region's shared resources, bookings and contribution reports; list and run the
+    # community's own resources (an organisation runs its own through ACT_FOR_ORGANISATION).
+    VIEW_SHARING = "view_sharing"
+    MANAGE_SHARING = "manage_sharing"
 
 
 class Role(models.TextChoices):
@@ -63,6 +67,8 @@ _WORKER = _NEIGHBOUR | {
     Perm.AWARD_POINTS,
     Perm.VIEW_CONSULTATIONS,
     Perm.MANAGE_CONSULTATIONS,
+    Perm.VIEW_SHARING,
+    Perm.MANAGE_SHARING,
 }
 _OFFICER = {
     Perm.VIEW_REGIONS,
@@ -75,6 +81,7 @@ _OFFICER = {
     Perm.VIEW_MATTERS,
     Perm.VIEW_VOLUNTEERING,
     Perm.VIEW_CONSULTATIONS,
+    Perm.VIEW_SHARING,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
