@@ -6,6 +6,7 @@ import datetime
 import itertools
 
 import pytest
+from django.utils import translation
 
 from gongzhi.sharing import rules, services
 from gongzhi.sharing.models import Resource
@@ -24,6 +25,13 @@ def hours(opens: str, closes: str, days=EVERY_DAY) -> list[rules.Hours]:
 
 def at(day: datetime.date, time: str) -> datetime.datetime:
     return rules.at(day, datetime.time.fromisoformat(time))
+
+
+@pytest.fixture
+def english():
+    """Messages in English, so assertions read the msgids whatever the default language."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
