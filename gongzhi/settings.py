@@ -149,6 +149,7 @@ TASKS = {
 # Enqueued every few minutes by `manage.py run_periodic` (started by `make run`).
 PERIODIC_TASKS = [
     "gongzhi.consultations.tasks.lapse_topics",
+    "gongzhi.consultations.tasks.remind_deadlines",
     "gongzhi.matters.tasks.escalate_overdue",
     "gongzhi.matters.tasks.auto_confirm",
     "gongzhi.matters.tasks.remind_deadlines",

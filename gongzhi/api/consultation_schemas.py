@@ -11,7 +11,16 @@ from ninja import Field, Schema
 from pydantic import AwareDatetime
 
 from gongzhi.api.schemas import OrganisationRef, RegionRef
-from gongzhi.consultations.models import Choice, Consultation, Origin, ParticipantKind, RuleSet, VoteUnit
+from gongzhi.consultations.models import (
+    Choice,
+    Consultation,
+    Origin,
+    Participant,
+    ParticipantKind,
+    Reply,
+    RuleSet,
+    VoteUnit,
+)
 from gongzhi.consultations.rules import DecisionRule, QuorumBasis
 
 WHEN = "With its UTC offset, e.g. 2025-05-01T19:00:00+08:00."
@@ -92,6 +101,10 @@ class ConsultationOut(Schema):
     origin_label: str
     community: RegionRef
     is_major: bool = Field(description="A major matter under Civil Code art. 278 (three-quarters needed).")
+    is_public: bool = Field(
+        description="Whether everyone can read the record; if not, the community's residents, the "
+        "participants and the staff."
+    )
     created_at: datetime.datetime
     cosign_deadline: datetime.datetime | None
     review_deadline: datetime.datetime | None
@@ -144,7 +157,8 @@ class MotionOut(Schema):
     passed: bool | None = Field(None, description="Set when voting closes.")
     result: dict | None = Field(
         None,
-        description="When decided: quorum_met, the reasons a resident can read, and the figures by the rule.",
+        description="When decided: quorum_met, the reasons a resident can read (in the request's language), "
+        "the figures by the rule and the inputs they were decided from.",
     )
     totals: CountOut | None = Field(
         None,
@@ -193,6 +207,10 @@ class CallerOut(Schema):
     voted_motion_ids: list[int]
     may_object: bool
     is_participant: bool
+    reply: str | None = Field(
+        description="Your answer to the meeting's invitation: hall, online, absent, or empty before you "
+        "answer; none when you are not a participant."
+    )
 
 
 class ConsultationDetailOut(ConsultationOut):
@@ -275,6 +293,17 @@ class ConsultationIn(Schema):
     source_matter_id: int | None = None
     source_note: str = Field("", max_length=_max_length(Consultation, "source_note"))
     is_major: bool = False
+    is_public: bool = Field(
+        True,
+        description="False keeps the record to the community's residents and the participants (staff only).",
+    )
+
+
+class PublicIn(Schema):
+    is_public: bool = Field(
+        description="True: everyone can read the record; false: the community's residents, the "
+        "participants and the staff."
+    )
 
 
 class ReviewIn(Schema):
@@ -326,6 +355,23 @@ class NoticeIn(Schema):
 
 class MinutesIn(Schema):
     minutes: str
+
+
+class ReplyIn(Schema):
+    reply: Reply = Field(description="hall, online (where the meeting is online too), or absent.")
+    note: str = Field(
+        "",
+        max_length=_max_length(Participant, "reply_note"),
+        description="Optional, e.g. who will come for the household.",
+    )
+
+
+class ReplyOut(Schema):
+    participant_ids: list[int] = Field(description="The participants you answered for.")
+    reply: str
+    reply_label: str
+    note: str
+    replied_at: datetime.datetime
 
 
 class SignInIn(Schema):

@@ -15,7 +15,6 @@ Secret ballots: nothing here says who voted what; a motion shows its totals (aft
 voting where the rules show results before the close) and whether the caller has voted on it.
 """
 
-
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -47,7 +46,10 @@ from gongzhi.api.consultation_schemas import (
     ParticipantOut,
     ProgressIn,
     ProgressOut,
+    PublicIn,
     RegionParticipantsIn,
+    ReplyIn,
+    ReplyOut,
     ReviewIn,
     RuleSetIn,
     RuleSetOut,
@@ -62,7 +64,6 @@ from gongzhi.api.schemas import ErrorOut, ServiceErrorOut
 from gongzhi.consultations import selectors, services
 from gongzhi.consultations.models import (
     Consultation,
-    HallTally,
     ProgressReport,
     Stage,
 )
@@ -112,9 +113,7 @@ def consultation_detail_for(user, consultation_id: int) -> Consultation:
     roll_entry = services.roll_entry_of(user, consultation)
     voted = selectors.voted_motion_ids(consultation, roll_entry)
     show_totals = consultation.stage == Stage.VOTING and rule_set.results_before_close
-    tallies = {
-        tally.motion_id: tally for tally in HallTally.objects.filter(motion__consultation=consultation)
-    }
+    tallies = {tally.motion_id: tally for tally in selectors.hall_tallies_of(consultation)}
     motions = []
     for motion in consultation.motions.all():
         motion.consultation = consultation
@@ -125,7 +124,7 @@ def consultation_detail_for(user, consultation_id: int) -> Consultation:
                 "number": motion.number,
                 "text": motion.text,
                 "passed": motion.passed if decided else None,
-                "result": motion.figures if decided else None,
+                "result": motion.figures | {"reasons": selectors.motion_reasons(motion)} if decided else None,
                 "totals": _count(motion) if show_totals else None,
                 "hall_tally": tallies.get(motion.pk),
                 "voted": motion.pk in voted,
@@ -158,6 +157,7 @@ def consultation_detail_for(user, consultation_id: int) -> Consultation:
         and now <= consultation.objections_end_at
         and services.may_object(user, consultation),
         "is_participant": participant is not None,
+        "reply": participant.reply if participant is not None else None,
     }
     return consultation
 
@@ -277,6 +277,7 @@ def consultation_propose(request, payload: ConsultationIn):
             source_matter=source_matter,
             source_note=payload.source_note,
             is_major=payload.is_major,
+            is_public=payload.is_public,
         )
     return Status(201, consultation_detail_for(user, consultation.pk))
 
@@ -296,6 +297,19 @@ def consultation_review(request, consultation_id: int, payload: ReviewIn):
         by=request.auth,
         accept=payload.accept,
         reason=payload.reason,
+    )
+    return detail(request, consultation_id)
+
+
+@router.post(
+    "/{consultation_id}/public",
+    response=DETAIL_RESPONSES,
+    summary="Open the record to everyone, or keep it to the community and the participants (staff)",
+)
+def consultation_set_public(request, consultation_id: int, payload: PublicIn):
+    """At any step, either way; the change is on the record."""
+    services.consultation_set_public(
+        consultation=access(request, consultation_id), by=request.auth, is_public=payload.is_public
     )
     return detail(request, consultation_id)
 
@@ -389,6 +403,26 @@ def minutes_record(request, consultation_id: int, payload: MinutesIn):
         consultation=access(request, consultation_id), by=request.auth, minutes=payload.minutes
     )
     return detail(request, consultation_id)
+
+
+@router.post(
+    "/{consultation_id}/reply",
+    response={200: ReplyOut, 400: ServiceErrorOut, 404: ErrorOut},
+    summary="Answer the meeting's invitation: in the hall, online or not attending (until it begins)",
+)
+def participant_reply(request, consultation_id: int, payload: ReplyIn):
+    """For yourself, your household if you are its head, and the organisations you act for."""
+    participants = services.participant_reply(
+        consultation=access(request, consultation_id), by=request.auth, reply=payload.reply, note=payload.note
+    )
+    first = participants[0]
+    return {
+        "participant_ids": [participant.pk for participant in participants],
+        "reply": first.reply,
+        "reply_label": first.get_reply_display(),
+        "note": first.reply_note,
+        "replied_at": first.replied_at,
+    }
 
 
 @router.post(

@@ -4,7 +4,7 @@ voting and signing in at the meeting. Each only parses; the services decide."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from gongzhi.consultations.models import Choice, RuleSet
+from gongzhi.consultations.models import Choice, Reply, RuleSet
 from gongzhi.core.forms import RotatingCodeField
 from gongzhi.core.models import Organisation
 
@@ -94,6 +94,25 @@ class BallotForm(forms.Form):
 
     motion = forms.IntegerField(widget=forms.HiddenInput)
     choice = forms.ChoiceField(label=_("Your vote"), choices=Choice.choices, widget=forms.RadioSelect)
+
+
+class ReplyForm(forms.Form):
+    """The answer to the meeting's invitation; online is offered only where the meeting is online too."""
+
+    reply = forms.ChoiceField(label=_("Will you come?"), choices=Reply.choices, widget=forms.RadioSelect)
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=100,
+        required=False,
+        help_text=_("Optional, e.g. who will come for the household."),
+    )
+
+    def __init__(self, *args, online: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not online:
+            self.fields["reply"].choices = [
+                (value, label) for value, label in Reply.choices if value != Reply.ONLINE
+            ]
 
 
 class SignInForm(forms.Form):

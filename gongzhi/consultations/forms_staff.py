@@ -80,6 +80,12 @@ class RaiseTopicForm(forms.Form):
     is_major = forms.BooleanField(
         label=_("Major matter (Civil Code art. 278 items 6-8: three-quarters needed)"), required=False
     )
+    # Unchecked (and absent) is public: community affairs are published (居务公开) unless kept private.
+    keep_private = forms.BooleanField(
+        label=_("Keep the record to the community's residents and the participants"),
+        required=False,
+        help_text=_("For a topic about a few households' own affairs; otherwise everyone can read it."),
+    )
 
     def __init__(self, *args, communities, rule_sets, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,6 +97,18 @@ class RaiseTopicForm(forms.Form):
         if cleaned.get("origin") == Origin.MATTER and not cleaned.get("source_matter"):
             self.add_error("source_matter", _("Give the number of the matter the topic comes from."))
         return cleaned
+
+
+class PublicForm(forms.Form):
+    is_public = forms.TypedChoiceField(
+        label=_("Who can read the record"),
+        choices=[
+            ("public", _("Everyone (居务公开)")),
+            ("private", _("The community's residents, the participants and the staff")),
+        ],
+        coerce=lambda value: value == "public",
+        widget=forms.RadioSelect,
+    )
 
 
 class ReviewForm(forms.Form):

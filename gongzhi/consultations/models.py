@@ -207,11 +207,20 @@ class ParticipantKind(models.TextChoices):
     EXPERT = "expert", _("Expert (advises, does not vote)")
 
 
+class Reply(models.TextChoices):
+    """A participant's answer to the notice, which is the meeting's invitation ("": no reply yet)."""
+
+    HALL = "hall", _("Attending in the hall")
+    ONLINE = "online", _("Taking part online")
+    ABSENT = "absent", _("Not attending")
+
+
 class Participant(models.Model):
     """A stakeholder of this topic (一事一议一主体). A person (resident, owner, representative) is a resident;
     a household votes through its head; an organisation through its staff; an expert advises only."""
 
     Kind = ParticipantKind
+    Reply = Reply
 
     consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="participants")
     kind = models.CharField(_("kind"), max_length=20, choices=ParticipantKind.choices)
@@ -227,6 +236,11 @@ class Participant(models.Model):
     floor_area = models.DecimalField(_("floor area (m²)"), max_digits=9, decimal_places=2, default=0)
     votes = models.BooleanField(_("votes"), default=True)
     added_at = models.DateTimeField(default=timezone.now)
+    # The reply to the invitation, by the person or for the household or organisation; staff plan the hall
+    # (seats, the online link) by it. Private to the participant and the staff, so no Event records it.
+    reply = models.CharField(_("reply"), max_length=8, choices=Reply.choices, blank=True)
+    replied_at = models.DateTimeField(_("replied"), null=True, blank=True)
+    reply_note = models.CharField(_("note with the reply"), max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("participant")
@@ -240,6 +254,11 @@ class Participant(models.Model):
                 name="participant_expert_does_not_vote",
             ),
             models.CheckConstraint(condition=Q(floor_area__gte=0), name="participant_area_not_negative"),
+            models.CheckConstraint(
+                condition=Q(reply="", replied_at__isnull=True)
+                | Q(reply__in=Reply.values, replied_at__isnull=False),
+                name="participant_reply_valid",
+            ),
             models.CheckConstraint(
                 condition=Q(resident__isnull=False)
                 | Q(household__isnull=False)
@@ -520,6 +539,34 @@ class Evaluation(models.Model):
 
     def __str__(self):
         return f"{self.consultation_id}:{self.score}"
+
+
+class ReminderKind(models.TextChoices):
+    REVIEW = "review", _("The committee's review is due")
+    MEETING = "meeting", _("The meeting is near")
+    VOTING = "voting", _("Voting closes soon")
+
+
+class Reminder(models.Model):
+    """A reminder sent before one of a consultation's deadlines. One row per kind and deadline keeps each
+    reminder to once, however often and however concurrently the periodic task runs; a meeting moved by a
+    new notice has a new deadline, and is reminded of again."""
+
+    Kind = ReminderKind
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=8, choices=ReminderKind.choices)
+    deadline = models.DateTimeField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consultation", "kind", "deadline"], name="reminder_once"),
+            models.CheckConstraint(condition=Q(kind__in=ReminderKind.values), name="reminder_kind_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.consultation_id}:{self.kind}"
 
 
 class Event(models.Model):

@@ -16,6 +16,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer
 
 from gongzhi.consultations.models import Consultation, Motion, VoteUnit
+from gongzhi.consultations.selectors import motion_reasons
 from gongzhi.core.pdf import CJK_FONT, a4_pdf, register_cjk_font, ruled_table
 
 
@@ -95,7 +96,7 @@ def resolution_pdf(consultation: Consultation, motions: list[Motion]) -> bytes:
     story += [Spacer(1, 6 * mm), para(_("Motions and results"), "heading"), Spacer(1, 2 * mm)]
     rows = [[para(_("No.")), para(_("Motion")), para(_("Result")), para(_("Votes"))]]
     for motion in motions:
-        reasons = "\n".join((motion.figures or {}).get("reasons") or [])
+        reasons = "\n".join(motion_reasons(motion))
         rows.append(
             [
                 para(motion.number),

@@ -13,7 +13,20 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, DecimalField, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,6 +49,8 @@ from gongzhi.consultations.models import (
     Participant,
     ParticipantKind,
     ProgressReport,
+    Reminder,
+    Reply,
     RollEntry,
     RuleSet,
     SecretTally,
@@ -47,10 +62,10 @@ from gongzhi.core.codes import rotating_code, rotating_code_valid
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.models import Household, Organisation, Region, RegionLevel, Resident, RoleAssignment, User
 from gongzhi.core.notifications import Channel, notify
-from gongzhi.core.roles import Perm
+from gongzhi.core.roles import ROLE_PERMISSIONS, Perm
 from gongzhi.core.scope import has_perm_in, scope_organisation_ids
 from gongzhi.core.services import clean_text, validate_or_raise
-from gongzhi.core.workdays import add_working_time
+from gongzhi.core.workdays import add_working_time, working_time_between
 
 # Who holds a vote for each unit of the rule: persons are residents (and owners or representatives, who are
 # residents too); households vote through their head; owner units by head and floor area.
@@ -175,10 +190,13 @@ def consultation_propose(
     source_matter=None,
     source_note: str = "",
     is_major: bool = False,
+    is_public: bool = True,
     now: datetime.datetime | None = None,
 ) -> Consultation:
     """A topic. Residents' topics gather co-signers first; an organisation's goes to the committee's review;
-    the committee's own, and those it raises from a matter or a survey, are accepted as they are raised."""
+    the committee's own, and those it raises from a matter or a survey, are accepted as they are raised.
+    Its record is public to everyone unless the staff raising it keep it to the community's residents and the
+    participants (consultation_set_public)."""
     now = now or timezone.now()
     if community.level != RegionLevel.COMMUNITY:
         raise ServiceError(_("A consultation belongs to a community."), field="community")
@@ -198,6 +216,7 @@ def consultation_propose(
         proposed_by=by,
         source_note=clean_text(source_note, field="source_note", max_length=200, required=False),
         is_major=bool(is_major),
+        is_public=bool(is_public),
         code_secret=secrets.token_urlsafe(24),
         created_at=now,
     )
@@ -226,6 +245,8 @@ def consultation_propose(
         consultation.stage = Stage.PREPARING
     else:
         raise ServiceError(_("Choose where the topic comes from."), field="origin")
+    if not consultation.is_public and not has_perm_in(by, Perm.MANAGE_CONSULTATIONS, community):
+        raise ServiceError(_("Only the community's staff can keep a record private."), field="is_public")
     validate_or_raise(consultation)
     consultation.save()
     _record(consultation, Event.Kind.PROPOSED, actor=by, note=consultation.get_origin_display(), at=now)
@@ -316,6 +337,40 @@ def consultation_review(
             note=reason,
             at=now,
         )
+    return consultation
+
+
+def consultation_set_public(
+    *, consultation: Consultation, by: User, is_public: bool, now: datetime.datetime | None = None
+) -> Consultation:
+    """Staff open the record to everyone, or keep it to the community's residents and the participants (a
+    topic about a few households' own affairs), at any step and either way.
+
+    Any step, because a private matter may only come to light at the meeting, in the minutes or in an
+    objection, and a record kept private by mistake should open as soon as it is noticed. Either way, because
+    nobody the procedure answers to loses sight of it: the community's residents, the participants and the
+    overseeing staff see a private record too, so making it private only takes it off the public list (what
+    was already seen stays seen). The change is a step of the record like any other, with who made it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_staff(by, consultation)
+        if consultation.is_public == bool(is_public):
+            raise ServiceError(
+                _("The record is already public to everyone.")
+                if consultation.is_public
+                else _("The record is already kept to the community's residents and the participants."),
+                field="is_public",
+            )
+        consultation.is_public = bool(is_public)
+        consultation.save(update_fields=["is_public"])
+        # A kind of its own would need a migration of Event.kind's choices; a note says it plainly.
+        note = (
+            _("The record is made public to everyone.")
+            if consultation.is_public
+            else _("The record is kept to the community's residents and the participants.")
+        )
+        _record(consultation, Event.Kind.NOTE, actor=by, note=note, at=now)
     return consultation
 
 
@@ -475,7 +530,10 @@ def consultation_notice(
 
 def participant_users(consultation: Consultation) -> QuerySet[User]:
     """Who is told of the meeting: participants with an account, households' heads, organisations' staff."""
-    participants = consultation.participants.all()
+    return _users_of(consultation.participants.all())
+
+
+def _users_of(participants: QuerySet[Participant]) -> QuerySet[User]:
     return User.objects.filter(
         Q(resident__pk__in=participants.values("resident_id"))
         | Q(
@@ -489,6 +547,55 @@ def participant_users(consultation: Consultation) -> QuerySet[User]:
         ),
         is_active=True,
     ).distinct()
+
+
+def invited_as(user: User, consultation: Consultation) -> list[Participant]:
+    """The participants the user answers the invitation for: themselves, their household if they are its
+    head, the organisations they act for."""
+    participant_ids, resident = _held_participants(user, consultation)
+    participants = Participant.objects.filter(pk__in=participant_ids)
+    if resident is not None and resident["household_id"] and not resident["is_household_head"]:
+        # As with its vote, a household's answer is its head's.
+        participants = participants.exclude(household_id=resident["household_id"])
+    return list(participants.order_by("pk"))
+
+
+def participant_reply(
+    *,
+    consultation: Consultation,
+    by: User,
+    reply: str,
+    note: str = "",
+    now: datetime.datetime | None = None,
+) -> list[Participant]:
+    """Answers the notice, which is the meeting's invitation: in the hall, online, or not attending, for every
+    participant the user answers for; it may be changed until the meeting begins. No Event is recorded: the
+    record is public and holds the procedure's steps, while who plans to come is the participant's own
+    affair, which the staff see counted to plan the hall."""
+    now = now or timezone.now()
+    if reply not in Reply.values:
+        raise ServiceError(_("Choose in the hall, online or not attending."), field="reply")
+    note = clean_text(note, field="note", max_length=100, required=False)
+    with transaction.atomic():
+        consultation = _lock(consultation)
+        _require_stage(consultation, Stage.PREPARING)
+        if consultation.notice_sent_at is None:
+            raise ServiceError(_("No meeting has been called yet."))
+        if now >= consultation.meeting_at:
+            raise ServiceError(_("The meeting has begun; replies are closed."))
+        if reply == Reply.ONLINE and not consultation.meeting_online:
+            raise ServiceError(_("This meeting is held in the hall only."), field="reply")
+        participants = invited_as(by, consultation)
+        if not participants:
+            if participant_of(by, consultation) is not None:
+                raise ServiceError(_("The head of your household replies for it."))
+            raise ServiceError(_("You are not a participant of this consultation."))
+        Participant.objects.filter(pk__in=[participant.pk for participant in participants]).update(
+            reply=reply, replied_at=now, reply_note=note
+        )
+        for participant in participants:
+            participant.reply, participant.replied_at, participant.reply_note = reply, now, note
+    return participants
 
 
 def _require_self_or_staff(user: User, consultation: Consultation, participant: Participant) -> None:
@@ -890,6 +997,45 @@ def motion_count(motion: Motion) -> tuple[rules.Count, rules.Turnout]:
     return count, took_part
 
 
+def _turnout_json(turnout: rules.Electorate | rules.Turnout) -> dict:
+    return {"heads": turnout.heads, "area": str(turnout.area)}
+
+
+def motion_decision(figures: dict) -> tuple[bool, rules.Outcome]:
+    """Whether the quorum was met, and the rule's outcome with its reasons, from the inputs voting_close keeps
+    in a motion's figures: the rule, whether the matter is major, the quorum's basis and share, the count,
+    the electorate, those present and those who took part (the votes). The close decides by it, and pages
+    decide again by it to show the reasons in the reader's language (selectors.motion_reasons)."""
+    electorate = rules.Electorate(**_turnout_of(figures["electorate"]))
+    present = rules.Turnout(**_turnout_of(figures["present"]))
+    took_part = rules.Turnout(**_turnout_of(figures["took_part"]))
+    count = rules.Count(
+        **{
+            key: int(value) if key.endswith("_heads") else Decimal(value)
+            for key, value in figures["count"].items()
+        }
+    )
+    quorum = rules.quorum_met(
+        basis=figures["quorum_basis"],
+        share=figures["quorum_share"],
+        electorate=electorate,
+        present=present,
+    )
+    # Civil Code art. 278 counts the owners who took part (voted); the other rules those present.
+    outcome = rules.decide(
+        rule=figures["rule"],
+        electorate=electorate,
+        present=took_part if figures["rule"] == rules.DecisionRule.CIVIL_CODE_278 else present,
+        count=count,
+        major=figures["major"],
+    )
+    return quorum, outcome
+
+
+def _turnout_of(stored: dict) -> dict:
+    return {"heads": stored["heads"], "area": Decimal(stored["area"])}
+
+
 def voting_close(
     *, consultation: Consultation, by: User, now: datetime.datetime | None = None
 ) -> Consultation:
@@ -917,34 +1063,22 @@ def voting_close(
                 heads=max(len(present_entries), took_part.heads),
                 area=max(sum((e.floor_area for e in present_entries), Decimal(0)), took_part.area),
             )
+            inputs = {
+                "rule": rule_set.decision_rule,
+                "major": consultation.is_major,
+                "quorum_basis": rule_set.quorum_basis,
+                "quorum_share": str(rule_set.quorum_share),
+                "count": {key: str(value) for key, value in count.__dict__.items()},
+                "electorate": _turnout_json(electorate),
+                "present": _turnout_json(present),
+                "took_part": _turnout_json(took_part),
+            }
             try:
-                quorum = rules.quorum_met(
-                    basis=rule_set.quorum_basis,
-                    share=rule_set.quorum_share,
-                    electorate=electorate,
-                    present=present,
-                )
-                outcome = rules.decide(
-                    rule=rule_set.decision_rule,
-                    electorate=electorate,
-                    present=took_part
-                    if rule_set.decision_rule == rules.DecisionRule.CIVIL_CODE_278
-                    else present,
-                    count=count,
-                    major=consultation.is_major,
-                )
+                quorum, outcome = motion_decision(inputs)
             except ValueError as error:
                 raise ServiceError(str(error)) from error
             motion.passed = quorum and outcome.passed
-            motion.figures = {
-                "quorum_met": quorum,
-                "reasons": [str(reason) for reason in outcome.reasons]
-                + ([] if quorum else [_("The quorum was not met.")]),
-                "figures": outcome.figures_as_json(),
-                "count": {key: str(value) for key, value in count.__dict__.items()},
-                "electorate": {"heads": electorate.heads, "area": str(electorate.area)},
-                "present": {"heads": present.heads, "area": str(present.area)},
-            }
+            motion.figures = inputs | {"quorum_met": quorum, "figures": outcome.figures_as_json()}
             motion.save(update_fields=["passed", "figures"])
         consultation.stage, consultation.voting_closed_at = Stage.DECIDED, now
         consultation.save(update_fields=["stage", "voting_closed_at"])
@@ -1162,3 +1296,140 @@ def consultation_conclude(
         consultation.save(update_fields=["stage"])
         _record(consultation, Event.Kind.EVALUATED, actor=by, note=note, at=now)
     return consultation
+
+
+# Reminders --------------------------------------------------------------------------------------------------
+
+# How long before a deadline its reminder goes out. The review's deadline counts working days, so its lead
+# does too: a review due on Monday morning is reminded of on Friday morning. A day's warning of the meeting
+# and of the voting close, since many residents read their messages once a day; a vote shorter than that
+# (open for the two hours of the meeting) is reminded of as it opens, which tells those taking part online
+# that it has.
+REVIEW_REMINDER_LEAD = datetime.timedelta(days=1)  # of working time
+MEETING_REMINDER_LEAD = datetime.timedelta(days=1)
+VOTING_REMINDER_LEAD = datetime.timedelta(days=1)
+
+# The review is the community committee's: its reminder goes to those who run consultations in the community
+# itself, not to the street's officers above it.
+MANAGING_ROLES = [role for role, perms in ROLE_PERMISSIONS.items() if Perm.MANAGE_CONSULTATIONS in perms]
+
+
+def consultations_remind(*, now: datetime.datetime | None = None) -> int:
+    """Periodic: reminds the community's staff of a review falling due, the participants of the meeting (and
+    of their reply), and the voters who have not voted on every motion of the voting close; each once per
+    deadline. Returns how many reminders went out."""
+    now = now or timezone.now()
+    sent = 0
+    reviews = Consultation.objects.filter(stage=Stage.REVIEW, review_deadline__gt=now)
+    for consultation in _not_reminded(reviews, Reminder.Kind.REVIEW, "review_deadline"):
+        if working_time_between(now, consultation.review_deadline) <= REVIEW_REMINDER_LEAD:
+            sent += _remind(consultation, Reminder.Kind.REVIEW, consultation.review_deadline, now)
+    meetings = Consultation.objects.filter(
+        stage=Stage.PREPARING,
+        notice_sent_at__isnull=False,
+        meeting_at__gt=now,
+        meeting_at__lte=now + MEETING_REMINDER_LEAD,
+    )
+    for consultation in _not_reminded(meetings, Reminder.Kind.MEETING, "meeting_at"):
+        sent += _remind(consultation, Reminder.Kind.MEETING, consultation.meeting_at, now)
+    votes = Consultation.objects.filter(
+        stage=Stage.VOTING, voting_closes_at__gt=now, voting_closes_at__lte=now + VOTING_REMINDER_LEAD
+    )
+    for consultation in _not_reminded(votes, Reminder.Kind.VOTING, "voting_closes_at"):
+        sent += _remind(consultation, Reminder.Kind.VOTING, consultation.voting_closes_at, now)
+    return sent
+
+
+def _not_reminded(consultations: QuerySet[Consultation], kind: str, deadline: str) -> QuerySet[Consultation]:
+    reminded = Reminder.objects.filter(consultation=OuterRef("pk"), kind=kind, deadline=OuterRef(deadline))
+    return consultations.exclude(Exists(reminded)).select_related("rule_set").order_by("pk")
+
+
+def _remind(
+    consultation: Consultation, kind: str, deadline: datetime.datetime, now: datetime.datetime
+) -> int:
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                Reminder.objects.create(consultation=consultation, kind=kind, deadline=deadline, sent_at=now)
+        except IntegrityError:
+            return 0  # a concurrent run has just sent it
+        REMINDERS[kind](consultation)
+    return 1
+
+
+def _remind_review(consultation: Consultation) -> None:
+    staff = User.objects.filter(
+        pk__in=RoleAssignment.objects.filter(
+            region_id=consultation.community_id, role__in=MANAGING_ROLES
+        ).values("user_id"),
+        is_active=True,
+    )
+    notify(
+        users=staff,
+        title=_("Review due: %(title)s") % {"title": consultation.title},
+        body=_("The committee's review is due by %(date)s.")
+        % {"date": f"{timezone.localtime(consultation.review_deadline):%Y-%m-%d %H:%M}"},
+        url=reverse("consultations:manage", args=[consultation.pk]),
+        channels=(Channel.IN_APP, Channel.SMS),
+    )
+
+
+def _remind_meeting(consultation: Consultation) -> None:
+    """Each participant's reminder says what they replied, or asks them to."""
+    meeting = f"{timezone.localtime(consultation.meeting_at):%Y-%m-%d %H:%M} {consultation.meeting_place}"
+    told: set[int] = set()
+    for reply in ("", *Reply.values):
+        # Someone holding several participants (themselves and their household) is told once.
+        users = list(_users_of(consultation.participants.filter(reply=reply)).exclude(pk__in=told))
+        if not users:
+            continue
+        told.update(user.pk for user in users)
+        answer = (
+            _("Your reply: %(reply)s.") % {"reply": Reply(reply).label}
+            if reply
+            else _("Please tell us on the consultation's page whether you will come.")
+        )
+        notify(
+            users=users,
+            title=_("Meeting reminder: %(title)s") % {"title": consultation.title},
+            body=f"{meeting.strip()}. {answer}",
+            url=reverse("consultations:detail", args=[consultation.pk]),
+            channels=(Channel.IN_APP, Channel.SMS),
+        )
+
+
+def _remind_voting(consultation: Consultation) -> None:
+    """Voters on the roll who have not voted on every motion. Those who signed in at the meeting are left
+    out: they vote in the hall's count, and an online vote is refused them once the hall has counted."""
+    ballots = BallotReceipt if consultation.rule_set.secret_ballot else Ballot
+    voted_all = (
+        ballots.objects.filter(motion__consultation=consultation)
+        .values("voter_id")
+        .annotate(motions=Count("motion_id"))
+        .filter(motions__gte=consultation.motions.count())
+        .values("voter_id")
+    )
+    waiting = (
+        RollEntry.objects.filter(consultation=consultation)
+        .exclude(pk__in=voted_all)
+        .exclude(
+            participant_id__in=Attendance.objects.filter(consultation=consultation).values("participant_id")
+        )
+        .values("participant_id")
+    )
+    notify(
+        users=_users_of(Participant.objects.filter(pk__in=waiting)),
+        title=_("Voting closes soon: %(title)s") % {"title": consultation.title},
+        body=_("Voting closes at %(date)s, and you have not voted on every motion yet.")
+        % {"date": f"{timezone.localtime(consultation.voting_closes_at):%Y-%m-%d %H:%M}"},
+        url=reverse("consultations:vote", args=[consultation.pk]),
+        channels=(Channel.IN_APP, Channel.SMS),
+    )
+
+
+REMINDERS = {
+    Reminder.Kind.REVIEW: _remind_review,
+    Reminder.Kind.MEETING: _remind_meeting,
+    Reminder.Kind.VOTING: _remind_voting,
+}

@@ -8,3 +8,8 @@ from gongzhi.consultations import services
 @task()
 def lapse_topics() -> int:
     return services.consultations_lapse()
+
+
+@task()
+def remind_deadlines() -> int:
+    return services.consultations_remind()

@@ -1,6 +1,6 @@
-"""Consultation pages for residents and participants: the list, a consultation's page (co-sign, object,
-evaluate, and its public record), proposing a topic, voting, signing in at the meeting by the hall's QR code,
-materials and minutes, and the printable resolution.
+"""Consultation pages for residents and participants: the list, a consultation's page (co-sign, answer the
+meeting's invitation, object, evaluate, and its public record), proposing a topic, voting, signing in at the
+meeting by the hall's QR code, materials and minutes, and the printable resolution.
 
 Thin: parse a form, call one service or selector, render. A consultation the viewer may not see is a 404;
 one they may see but not act on says why, plainly. No page changes anything on GET."""
@@ -26,6 +26,7 @@ from gongzhi.consultations.forms import (
     EvaluationForm,
     ObjectionForm,
     ProposeForm,
+    ReplyForm,
     SignInForm,
 )
 from gongzhi.consultations.models import (
@@ -153,6 +154,19 @@ def _objection_state(user, consultation: Consultation, standing: dict, now) -> t
     return True, ""
 
 
+def _reply_state(user, consultation: Consultation, standing: dict, now) -> tuple[list, str]:
+    """The participants the viewer may answer the meeting's invitation for now (none: they may not), and if
+    they may not, why."""
+    if consultation.stage != Stage.PREPARING or consultation.notice_sent_at is None:
+        return [], ""
+    if now >= consultation.meeting_at or standing["participant"] is None:
+        return [], ""
+    invited = services.invited_as(user, consultation)
+    if not invited:
+        return [], _("The head of your household replies for it.")
+    return invited, ""
+
+
 def _evaluation_state(consultation: Consultation, standing: dict) -> tuple[bool, str]:
     if consultation.stage != Stage.EVALUATION:
         return False, ""
@@ -178,13 +192,19 @@ def _detail_page(request, consultation: Consultation, *, failed: tuple[str, obje
     may_cosign, cosign_note = _cosign_state(user, consultation, standing, now)
     may_object, objection_note = _objection_state(user, consultation, standing, now)
     may_evaluate, evaluation_note = _evaluation_state(consultation, standing)
+    invited, reply_note = _reply_state(user, consultation, standing, now)
     forms = {"cosign": ButtonForm(), "object": ObjectionForm(), "evaluate": EvaluationForm()}
+    if invited:
+        forms["reply"] = ReplyForm(
+            online=consultation.meeting_online,
+            initial={"reply": invited[0].reply, "note": invited[0].reply_note},
+        )
     if failed:
         forms[failed[0]] = failed[1]
     motions = list(consultation.motions.all())
     by_area = consultation.rule_set.vote_unit == VoteUnit.OWNER
     for motion in motions:
-        motion.reasons = (motion.figures or {}).get("reasons") or []
+        motion.reasons = selectors.motion_reasons(motion)
         motion.counts = vote_counts(motion, by_area=by_area) if motion.passed is not None else ""
     events = list(selectors.public_record(consultation))
     for event in events:
@@ -201,6 +221,9 @@ def _detail_page(request, consultation: Consultation, *, failed: tuple[str, obje
         "objection_note": objection_note,
         "may_evaluate": may_evaluate,
         "evaluation_note": evaluation_note,
+        "may_reply": bool(invited),
+        "reply_note": reply_note,
+        "my_reply": invited[0] if invited and invited[0].reply else None,
         "forms": forms,
         "failed_action": failed[0] if failed else "",
         "motions": motions,
@@ -233,6 +256,11 @@ ACTIONS = {
             consultation=c, by=u, score=d["score"], comment=d["comment"]
         ),
         gettext_lazy("Thank you for your evaluation."),
+    ),
+    "reply": (
+        ReplyForm,
+        lambda c, u, d: services.participant_reply(consultation=c, by=u, reply=d["reply"], note=d["note"]),
+        gettext_lazy("Thank you: your reply is recorded."),
     ),
 }
 
@@ -486,6 +514,7 @@ urls = [
     path("<int:consultation_id>/co-sign/", act, {"action": "cosign"}, name="cosign"),
     path("<int:consultation_id>/object/", act, {"action": "object"}, name="object"),
     path("<int:consultation_id>/evaluate/", act, {"action": "evaluate"}, name="evaluate"),
+    path("<int:consultation_id>/reply/", act, {"action": "reply"}, name="reply"),
     path("<int:consultation_id>/vote/", vote, name="vote"),
     path("<int:consultation_id>/sign-in/", signin, name="signin"),
     path("<int:consultation_id>/attachments/<int:attachment_id>/", attachment, name="attachment"),

@@ -3,14 +3,10 @@ topic) and one page per consultation with the actions of its step, each a small 
 
 Everything here needs Perm.MANAGE_CONSULTATIONS over the consultation's community; anything else is a 404."""
 
-import math
-from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -19,7 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from gongzhi.consultations import rules, services
+from gongzhi.consultations import services
+from gongzhi.consultations.floor_areas import counts_area
 from gongzhi.consultations.forms_staff import (
     ORGANISATION_KINDS,
     PERSON_KINDS,
@@ -34,6 +31,7 @@ from gongzhi.consultations.forms_staff import (
     ObjectionAnswerForm,
     ParticipantForm,
     ProgressForm,
+    PublicForm,
     RaiseTopicForm,
     RegionParticipantsForm,
     ReviewForm,
@@ -42,118 +40,25 @@ from gongzhi.consultations.forms_staff import (
     TaskForm,
     VotingOpenForm,
 )
-from gongzhi.consultations.models import (
-    Attachment,
-    Attendance,
-    Consultation,
-    HallTally,
-    Origin,
-    ParticipantKind,
-    RollEntry,
-    RuleSet,
-    Stage,
-    VoteUnit,
+from gongzhi.consultations.models import Attachment, Consultation, Origin, ParticipantKind, Stage
+from gongzhi.consultations.selectors import (
+    access_managed_consultation,
+    consultations_managed_by,
+    hall_tallies_of,
+    motion_reasons,
+    organisations_for,
+    quorum_now,
+    reply_counts,
+    rule_set_regions,
+    rule_sets_usable_by,
 )
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
-from gongzhi.core.models import Organisation, Region
+from gongzhi.core.models import Region
 from gongzhi.core.qr import qr_svg
 from gongzhi.core.roles import Perm
-from gongzhi.core.scope import in_scope, scope_regions
 from gongzhi.core.selectors import region_subtree, regions_where, resident_search, residents_visible_to
 from gongzhi.matters.selectors import access_matter
-
-# Scoped reads of these pages (candidates for consultations/selectors.py) ------------------------------------
-
-
-def consultations_managed_by(user) -> QuerySet[Consultation]:
-    """Consultations of the communities where the user runs consultations."""
-    return Consultation.objects.filter(in_scope(user, Perm.MANAGE_CONSULTATIONS, field="community"))
-
-
-def access_managed_consultation(user, consultation_id: int) -> Consultation:
-    return get_object_or_404(
-        consultations_managed_by(user).select_related("community", "rule_set", "source_matter"),
-        pk=consultation_id,
-    )
-
-
-def rule_set_regions(user) -> QuerySet[Region]:
-    """The communities and streets whose rule sets the user keeps."""
-    return regions_where(
-        user, Perm.MANAGE_CONSULTATIONS, levels=[Region.Level.COMMUNITY, Region.Level.STREET]
-    )
-
-
-def rule_sets_usable_by(user) -> QuerySet[RuleSet]:
-    """The rule sets of the regions the user keeps, and those of the streets above the user's communities
-    (a community uses its street's rule sets too)."""
-    streets = [
-        region.parent_id
-        for region in scope_regions(user, Perm.MANAGE_CONSULTATIONS)
-        if region.level == Region.Level.COMMUNITY
-    ]
-    return (
-        RuleSet.objects.filter(in_scope(user, Perm.MANAGE_CONSULTATIONS) | Q(region_id__in=streets))
-        .select_related("region", "created_by")
-        .order_by("region__path", "name")
-    )
-
-
-def organisations_for(consultation: Consultation) -> QuerySet[Organisation]:
-    """Organisations that can take part in a community's consultation: those of the community and those
-    above it (the street's social-work agency, a district property company)."""
-    community = consultation.community
-    return Organisation.objects.filter(
-        Q(region__path__startswith=community.path) | Q(region_id__in=community.ancestor_ids())
-    ).order_by("name")
-
-
-def hall_tallies_of(consultation: Consultation) -> QuerySet[HallTally]:
-    return HallTally.objects.filter(motion__consultation=consultation)
-
-
-def quorum_now(consultation: Consultation) -> dict:
-    """The quorum at this moment, from the inputs voting_close uses: the electorate is the roll (frozen when
-    voting opened) or, before that, the participants who would be on it; present are those of them signed
-    in and not gone."""
-    rule_set = consultation.rule_set
-    if consultation.voting_opened_at:
-        voters, participant = RollEntry.objects.filter(consultation=consultation), "participant_id"
-    else:
-        voters = consultation.participants.filter(
-            votes=True, kind__in=services.VOTING_KINDS[rule_set.vote_unit]
-        )
-        participant = "pk"
-    present = Exists(
-        Attendance.objects.filter(
-            consultation=consultation, participant_id=OuterRef(participant), left_at=None
-        )
-    )
-    totals = voters.aggregate(
-        heads=Count("pk"),
-        area=Sum("floor_area"),
-        present_heads=Count("pk", filter=present),
-        present_area=Sum("floor_area", filter=present),
-    )
-    electorate = rules.Electorate(heads=totals["heads"], area=totals["area"] or Decimal(0))
-    turnout = rules.Turnout(heads=totals["present_heads"], area=totals["present_area"] or Decimal(0))
-    try:
-        met = rules.quorum_met(
-            basis=rule_set.quorum_basis, share=rule_set.quorum_share, electorate=electorate, present=turnout
-        )
-    except ValueError:
-        met = False
-    share = Fraction(rule_set.quorum_share)
-    return {
-        "electorate": electorate,
-        "present": turnout,
-        "met": met,
-        "share_percent": f"{float(share * 100):g}%",
-        "heads_needed": math.ceil(share * electorate.heads),
-        "by_area": rule_set.quorum_basis == rules.QuorumBasis.OWNERS or rule_set.vote_unit == VoteUnit.OWNER,
-    }
-
 
 # Rule sets -------------------------------------------------------------------------------------------------
 
@@ -221,6 +126,7 @@ def desk(request):
                 else None,
                 source_note=data["source_note"],
                 is_major=data["is_major"],
+                is_public=not data["keep_private"],
             )
         except ServiceError as error:
             add_service_error(form, error)
@@ -278,7 +184,7 @@ def _form(action: str, consultation: Consultation, data=None, files=None, **kwar
         kwargs["rows"] = consultation.participants.all()
     elif action == "hall_tally":
         kwargs["rows"] = consultation.motions.all()
-        kwargs["counts_area"] = _counts_area(consultation)
+        kwargs["counts_area"] = counts_area(consultation)
     elif action == "hall_confirm":
         kwargs["rows"] = hall_tallies_of(consultation)
     elif action == "answer":
@@ -287,10 +193,6 @@ def _form(action: str, consultation: Consultation, data=None, files=None, **kwar
         kwargs["rows"] = consultation.tasks.all()
     kwargs.setdefault("auto_id", f"id_{action}_%s")
     return FORMS[action](data, files, **kwargs)
-
-
-def _counts_area(consultation: Consultation) -> bool:
-    return consultation.rule_set.vote_unit == VoteUnit.OWNER
 
 
 def _participant_add(consultation, user, data):
@@ -345,6 +247,11 @@ ACTIONS = {
             consultation=c, by=u, accept=d["decision"] == "accept", reason=d["reason"]
         ),
         gettext_lazy("The committee's decision is recorded."),
+    ),
+    "public": (
+        PublicForm,
+        lambda c, u, d: services.consultation_set_public(consultation=c, by=u, is_public=d["is_public"]),
+        gettext_lazy("Who can read the record is saved."),
     ),
     "participants_region": (
         RegionParticipantsForm,
@@ -445,7 +352,13 @@ ACTIONS = {
 }
 FORMS = {action: form_class for action, (form_class, _perform, _done) in ACTIONS.items()}
 # Where the page opens after an action.
-ANCHORS = {"sign_in": "meeting", "leave": "meeting", "hall_tally": "motions", "hall_confirm": "motions"}
+ANCHORS = {
+    "sign_in": "meeting",
+    "leave": "meeting",
+    "hall_tally": "motions",
+    "hall_confirm": "motions",
+    "public": "public",
+}
 
 
 @login_required
@@ -508,6 +421,8 @@ def _manage_page(request, consultation: Consultation, *, failed: tuple[str, obje
         forms["materials"] = _attachment_form(Attachment.Kind.MATERIALS, failed)
     if stage == Stage.PREPARING and consultation.notice_sent_at is None:
         forms.pop("voting_open", None)
+    # Who can read the record is open to change at every step (services.consultation_set_public).
+    forms["public"] = single("public", is_public="public" if consultation.is_public else "private")
     if stage in MINUTES_STAGES and consultation.meeting_at:
         forms["minutes"] = single("minutes", minutes=consultation.minutes)
         forms["minutes_file"] = _attachment_form(Attachment.Kind.MINUTES, failed)
@@ -518,6 +433,7 @@ def _manage_page(request, consultation: Consultation, *, failed: tuple[str, obje
     for motion in motions:
         tallies = list(motion.hall_tallies.all())
         motion.tally = tallies[0] if tallies else None
+        motion.reasons = motion_reasons(motion)
     tally_forms, confirm_forms = {}, {}
     if stage == Stage.VOTING:
         tally_forms = dict(row_forms("hall_tally", [m for m in motions if m.tally is None], "motion"))
@@ -538,7 +454,7 @@ def _manage_page(request, consultation: Consultation, *, failed: tuple[str, obje
         "failed_action": failed_action,
         "attendance_form": failed_form if failed_action in ("sign_in", "leave") else None,
         "motion_rows": motion_rows,
-        "counts_area": _counts_area(consultation),
+        "counts_area": counts_area(consultation),
         "results_shown": stage not in (Stage.COSIGNING, Stage.REVIEW, Stage.LAPSED, Stage.DECLINED)
         and consultation.voting_closed_at is not None,
         "meeting_on": meeting_on,
@@ -547,6 +463,7 @@ def _manage_page(request, consultation: Consultation, *, failed: tuple[str, obje
         "speech_rules": [line for line in consultation.rule_set.speech_rules.splitlines() if line.strip()],
         "participants": participants,
         "participant_total": participant_total,
+        "replies": reply_counts(consultation) if consultation.notice_sent_at else None,
         "attendance": attendance,
         "who": request.GET.get("who", "").strip(),
         "roster": _roster_context(request, consultation) if stage == Stage.PREPARING else None,
