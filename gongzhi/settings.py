@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "gongzhi.matters",
     "gongzhi.volunteering",
     "gongzhi.sharing",
+    "gongzhi.analysis",
     "gongzhi.consultations",
     "gongzhi.api",
 ]

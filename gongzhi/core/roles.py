@@ -39,6 +39,10 @@ class Perm(StrEnum):
     # community's own resources (an organisation runs its own through ACT_FOR_ORGANISATION).
     VIEW_SHARING = "view_sharing"
     MANAGE_SHARING = "manage_sharing"
+    # Analysis: read a region's dashboards, needs register and asset map (aggregates only); run surveys and
+    # keep the register.
+    VIEW_ANALYSIS = "view_analysis"
+    MANAGE_ANALYSIS = "manage_analysis"
 
 
 class Role(models.TextChoices):
@@ -69,6 +73,8 @@ _WORKER = _NEIGHBOUR | {
     Perm.MANAGE_CONSULTATIONS,
     Perm.VIEW_SHARING,
     Perm.MANAGE_SHARING,
+    Perm.VIEW_ANALYSIS,
+    Perm.MANAGE_ANALYSIS,
 }
 _OFFICER = {
     Perm.VIEW_REGIONS,
@@ -82,6 +88,7 @@ _OFFICER = {
     Perm.VIEW_VOLUNTEERING,
     Perm.VIEW_CONSULTATIONS,
     Perm.VIEW_SHARING,
+    Perm.VIEW_ANALYSIS,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
@@ -101,7 +108,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
         }
     ),
     # A street keeps rule sets for all its communities.
-    Role.STREET_OFFICER: frozenset(_OFFICER | {Perm.VIEW_SENSITIVE_TAGS, Perm.MANAGE_CONSULTATIONS}),
+    Role.STREET_OFFICER: frozenset(
+        _OFFICER | {Perm.VIEW_SENSITIVE_TAGS, Perm.MANAGE_CONSULTATIONS, Perm.MANAGE_ANALYSIS}
+    ),
     Role.DISTRICT_OFFICER: frozenset(_OFFICER),
     Role.PROVIDER_STAFF: frozenset({Perm.ACT_FOR_ORGANISATION}),
     Role.WORK_UNIT_STAFF: frozenset({Perm.ACT_FOR_ORGANISATION}),
