@@ -101,6 +101,7 @@ TEMPLATES = [
                 "gongzhi.matters.context_processors.matters",
                 "gongzhi.volunteering.context_processors.volunteering",
                 "gongzhi.consultations.context_processors.consultations",
+                "gongzhi.sharing.context_processors.sharing",
             ],
         },
     }

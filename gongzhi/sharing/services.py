@@ -437,6 +437,36 @@ def booking_series_create(
         )
     if not request_token or len(request_token) > REQUEST_TOKEN_MAX_LENGTH - 3:
         raise ServiceError(_("This request has no valid token; reload the page and try again."))
+    # A doubled request finds the series by its first week, which every series books.
+    first = Booking.objects.filter(request_key=f"{by.pk}:{request_token}:0").select_related("series").first()
+    if first is not None and first.series is not None:
+        return first.series
+    try:
+        return _series_book(
+            resource=resource,
+            by=by,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            weeks=weeks,
+            skip_conflicts=skip_conflicts,
+            request_token=request_token,
+            fields={"party_size": party_size, "plate": plate, "note": note, "organisation": organisation},
+            now=now,
+        )
+    except _DoubledSeries as doubled:
+        return doubled.series
+
+
+class _DoubledSeries(Exception):
+    """The same request, sent twice at once, booked its first week in the other transaction."""
+
+    def __init__(self, series: Series):
+        self.series = series
+
+
+def _series_book(
+    *, resource, by, starts_at, ends_at, weeks, skip_conflicts, request_token, fields, now
+) -> Series:
     skipped: list[dict] = []
     with transaction.atomic():
         series = Series.objects.create(resource=resource, booked_by=by, weeks=weeks)
@@ -448,18 +478,15 @@ def booking_series_create(
             end = start + (ends_at - starts_at)
             try:
                 with transaction.atomic():
-                    booking_create(
+                    booking = booking_create(
                         resource=resource,
                         by=by,
                         starts_at=start,
                         ends_at=end,
                         request_token=f"{request_token}:{week}",
-                        party_size=party_size,
-                        plate=plate,
-                        note=note,
-                        organisation=organisation,
                         series=series,
                         now=now,
+                        **fields,
                     )
             except ServiceError as error:
                 if week == 0 or not skip_conflicts:
@@ -469,6 +496,9 @@ def booking_series_create(
                         field=error.field,
                     ) from error
                 skipped.append({"day": rules.local_day(start).isoformat(), "reason": str(error.message)})
+                continue
+            if week == 0 and booking.series_id != series.pk:
+                raise _DoubledSeries(booking.series)
         series.skipped = skipped
         series.save(update_fields=["skipped"])
     return series

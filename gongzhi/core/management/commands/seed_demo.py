@@ -19,6 +19,7 @@ from gongzhi.core.demo import (
 )
 from gongzhi.core.models import Region
 from gongzhi.matters.demo import demo_matters_create
+from gongzhi.sharing.demo import demo_sharing_create
 from gongzhi.volunteering.demo import demo_volunteering_create
 
 
@@ -65,6 +66,7 @@ class Command(BaseCommand):
         matters = demo_matters_create(built)
         activities = demo_volunteering_create(built)
         consultations = demo_consultations_create(built)
+        demo_sharing_create(built)
         self.stdout.write(self.style.SUCCESS(
             _("Loaded the demo district in %(seconds).1f s: %(communities)d communities, %(households)d "
               "households, %(residents)d residents, %(organisations)d organisations, "
