@@ -14,6 +14,7 @@ urlpatterns = [
     path("volunteering/", include("gongzhi.volunteering.urls")),
     path("sharing/", include("gongzhi.sharing.urls")),
     path("consultations/", include("gongzhi.consultations.urls")),
+    path("analysis/", include("gongzhi.analysis.urls")),
     path("", include("gongzhi.core.urls")),
 ]
 if settings.DEBUG:
