@@ -332,3 +332,72 @@ class Action(models.Model):
 
     def __str__(self):
         return self.text[:40]
+
+
+class SurveyParticipation(models.Model):
+    """That a resident answered some survey in a month, for the participation ladder. Only the month and not
+    the survey, so it cannot be joined to an anonymous response."""
+
+    resident = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["resident", "month"], name="survey_participation_once_a_month"),
+            models.CheckConstraint(condition=Q(month__day=1), name="survey_participation_month_starts"),
+        ]
+
+    def __str__(self):
+        return f"{self.resident_id}:{self.month:%Y-%m}"
+
+
+class AssetKind(models.TextChoices):
+    """Asset-based community development's inventory (Kretzmann and McKnight): people's gifts, associations,
+    institutions, physical spaces, and the community's culture and history."""
+
+    SKILL = "skill", _("A resident's skill")
+    ASSOCIATION = "association", _("Association or group")
+    INSTITUTION = "institution", _("Institution")
+    WORK_UNIT = "work_unit", _("Work unit")
+    SPACE = "space", _("Physical space")
+    CULTURE = "culture", _("Culture and history")
+
+
+class Asset(models.Model):
+    Kind = AssetKind
+
+    community = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("community")
+    )
+    region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="+", verbose_name=_("where"))
+    kind = models.CharField(_("kind"), max_length=12, choices=AssetKind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    # What it offers or opens to residents (a unit's canteen, a retired doctor's free blood-pressure checks).
+    offers = models.CharField(_("what it offers residents"), max_length=300, blank=True)
+    # A skill belongs to a resident (with their consent); an association, institution or work unit may be an
+    # organisation on the platform.
+    resident = models.ForeignKey(Resident, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    organisation = models.ForeignKey(
+        "core.Organisation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    willing_to_help = models.BooleanField(_("willing to help"), default=False)
+    keywords = models.CharField(_("keywords"), max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("community asset")
+        verbose_name_plural = _("community assets")
+        ordering = ["kind", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AssetKind.values), name="asset_kind_valid"),
+            models.CheckConstraint(
+                condition=~Q(kind=AssetKind.SKILL) | Q(resident__isnull=False),
+                name="asset_skill_has_resident",
+            ),
+        ]
+        indexes = [models.Index(fields=["community", "kind"], name="asset_list")]
+
+    def __str__(self):
+        return self.name

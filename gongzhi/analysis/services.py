@@ -26,6 +26,7 @@ from gongzhi.analysis.models import (
     QuestionKind,
     Response,
     Survey,
+    SurveyParticipation,
     SurveyStatus,
 )
 from gongzhi.core.crypto import lookup_hash
@@ -486,6 +487,7 @@ def response_submit(
     try:
         with transaction.atomic():
             response.save()
+            SurveyParticipation.objects.get_or_create(resident=resident, month=today.replace(day=1))
             response.answers.bulk_create(
                 response.answers.model(
                     response=response, question=question, option=v.option, number=v.number, text=v.text

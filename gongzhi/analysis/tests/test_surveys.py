@@ -10,7 +10,16 @@ from django.utils import translation
 
 from conftest import make_user
 from gongzhi.analysis import selectors, services
-from gongzhi.analysis.models import Action, Group, Mode, NeedStatus, OnePer, Response, SurveyStatus
+from gongzhi.analysis.models import (
+    Action,
+    Group,
+    Mode,
+    NeedStatus,
+    OnePer,
+    Response,
+    SurveyParticipation,
+    SurveyStatus,
+)
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.models import Resident, ResidentTag
 from gongzhi.core.services import resident_create
@@ -178,6 +187,9 @@ def test_a_resident_answers_once(people, survey):
     )
     assert response.mode == Mode.ONLINE and response.resident is None  # anonymous
     assert response.answers.count() == 3
+    # For the participation ladder: that 张居民 answered a survey this month, and not which.
+    participation = SurveyParticipation.objects.get()
+    assert (participation.resident, participation.month.day) == (people.resident_record, 1)
     error = refused(
         services.response_submit,
         survey=survey,
