@@ -13,7 +13,7 @@ import openpyxl
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 from openpyxl.styles import Font
 
+from gongzhi.core.excel import xlsx_response
 from gongzhi.core.forms import FastSelect
 from gongzhi.core.models import Region, RegionLevel
 from gongzhi.core.roles import Perm
@@ -39,7 +40,6 @@ from gongzhi.matters.metrics import (
 )
 from gongzhi.matters.models import TIER_ORDER, Tier
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # A custom period is read in one pass over its matters; three years is more than any report asks for.
 MAX_CUSTOM_DAYS = 3 * 366
 # The picker offers the user's regions and two levels below them; deeper ones are reached from the rankings.
@@ -252,10 +252,8 @@ def dashboard_export(request):
     if figures is None:
         # The page shows what is wrong with the period.
         return redirect(f"{reverse('matters:dashboard')}?{asked.query()}")
-    response = HttpResponse(dashboard_workbook(figures), content_type=XLSX)
     filename = f"matters-dashboard-{figures.region.pk}-{figures.period.slug}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return xlsx_response(dashboard_workbook(figures), filename)
 
 
 # ------------------------------------------------------------------------------------------ the workbook

@@ -47,6 +47,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gongzhi.core.excel import Table
 from gongzhi.core.models import Organisation, Region, RegionLevel
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import acts_as_superuser, has_perm_anywhere, scope_organisation_ids, scope_regions
@@ -517,16 +518,6 @@ def report_subregions(region: Region) -> list[Region]:
 
 
 # ------------------------------------------------------------------------------------------- as tables
-
-
-@dataclass(frozen=True)
-class Table:
-    """A report table as plain cells: a workbook sheet."""
-
-    title: str
-    columns: list[str]
-    rows: list[list]
-    note: str = ""
 
 
 def _figure_columns() -> list[str]:

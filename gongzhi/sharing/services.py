@@ -67,10 +67,9 @@ def _require_manager(user: User, resource: Resource) -> None:
         raise ServiceError(_("Only the resource's owner can do that."))
 
 
-def _is_audience(user: User, resource: Resource, organisation: Organisation | None) -> bool:
+def _is_audience(resource: Resource, *, resident, organisation: Organisation | None) -> bool:
     if organisation is not None:
         return resource.audience_organisations.filter(pk=organisation.pk).exists()
-    resident = resident_record_of(user)
     if resident is None:
         return False
     regions = list(resource.audience_regions.all())
@@ -347,7 +346,7 @@ def booking_create(
     resident = None if organisation is not None else resident_record_of(by)
     if organisation is None and resident is None:
         raise ServiceError(_("Claim your resident record before booking."))
-    if not _is_audience(by, resource, organisation):
+    if not _is_audience(resource, resident=resident, organisation=organisation):
         raise ServiceError(_("This resource is not open to you."))
     plate = _check_request(resource, party_size=party_size, plate=plate)
     note = clean_text(note, field="note", max_length=200, required=False)

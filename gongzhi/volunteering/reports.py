@@ -50,6 +50,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from gongzhi.core.excel import Table
 from gongzhi.core.models import Region, RegionLevel, ResidentTag
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import acts_as_superuser, has_perm_anywhere, has_perm_in, in_scope, scope_regions
@@ -601,16 +602,6 @@ def volunteering_report(*, user, region: Region, period: Period) -> Volunteering
 
 
 # ------------------------------------------------------------------------------------------- as tables
-
-
-@dataclass(frozen=True)
-class Table:
-    """A report table as plain cells, the same for every reader: a workbook sheet."""
-
-    title: str
-    columns: list[str]
-    rows: list[list]
-    note: str = ""
 
 
 def _hours(value: Decimal) -> float:

@@ -11,7 +11,7 @@ import openpyxl
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from openpyxl.styles import Font
 from gongzhi.analysis import selectors, services
 from gongzhi.analysis.forms import AnswersForm, EntryForm, QuestionForm, ResultsFilterForm, SurveyForm
 from gongzhi.analysis.models import CHOICE_KINDS, Mode, SurveyStatus
+from gongzhi.core.excel import xlsx_response
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
 from gongzhi.core.models import AuditEvent
@@ -32,7 +33,6 @@ from gongzhi.core.scope import acts_as_superuser
 from gongzhi.core.selectors import regions_where, resident_search
 from gongzhi.core.services import audit_record
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MATCHES_SHOWN = 20
 
 
@@ -354,9 +354,7 @@ def survey_results_export(request, survey_id: int):
             "region": filters["region"].pk if filters["region"] else None,
         },
     )
-    response = HttpResponse(results_workbook(survey, total, results), content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="survey-{survey.pk}-{survey.year}.xlsx"'
-    return response
+    return xlsx_response(results_workbook(survey, total, results), f"survey-{survey.pk}-{survey.year}.xlsx")
 
 
 def results_workbook(survey, total, results) -> bytes:

@@ -5,7 +5,6 @@ Everything here needs Perm.MANAGE_CONSULTATIONS over the consultation's communit
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils.translation import gettext
@@ -19,11 +18,11 @@ from gongzhi.consultations.floor_areas import (
     import_refusal,
 )
 from gongzhi.consultations.selectors import access_managed_consultation
+from gongzhi.core.excel import xlsx_response
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
 from gongzhi.core.roster import MAX_FILE_BYTES
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ROWS_SHOWN = 1000  # rows of each table on the preview; a community's whole file fits, a city's does not
 
 
@@ -110,9 +109,7 @@ def apply(request, consultation_id: int):
 def template(request, consultation_id: int):
     consultation = access_managed_consultation(request.user, consultation_id)
     data = floor_areas_template(consultation=consultation, by=request.user, request=request)
-    response = HttpResponse(data, content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="floor-areas-{consultation.pk}.xlsx"'
-    return response
+    return xlsx_response(data, f"floor-areas-{consultation.pk}.xlsx")
 
 
 urls = [

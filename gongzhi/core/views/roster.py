@@ -4,11 +4,12 @@ gets 404. The work is in gongzhi.core.roster."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from gongzhi.core.excel import XLSX, xlsx_response
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.models import Region, RosterImport
 from gongzhi.core.roles import Perm
@@ -28,8 +29,6 @@ from gongzhi.core.roster import (
 from gongzhi.core.roster_forms import RosterExportForm, RosterImportStartForm, RosterUploadForm
 from gongzhi.core.scope import has_perm_anywhere
 from gongzhi.core.selectors import communities_visible_to
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _id_or_404(value) -> int:
@@ -151,18 +150,14 @@ def import_progress(request, import_id: int):
 def import_errors(request, import_id: int):
     """All the errors of an import as a workbook."""
     roster_import = access_roster_import(request.user, import_id)
-    response = HttpResponse(roster_error_report(roster_import), content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="roster-errors-{roster_import.pk}.xlsx"'
-    return response
+    return xlsx_response(roster_error_report(roster_import), f"roster-errors-{roster_import.pk}.xlsx")
 
 
 @login_required
 @require_GET
 def template_download(request):
     _communities_or_404(request.user, Perm.IMPORT_ROSTER)
-    response = HttpResponse(roster_template(), content_type=XLSX)
-    response["Content-Disposition"] = 'attachment; filename="roster-template.xlsx"'
-    return response
+    return xlsx_response(roster_template(), "roster-template.xlsx")
 
 
 @never_cache

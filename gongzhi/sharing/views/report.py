@@ -5,26 +5,22 @@ year; anything else, like the page for a resident, is a 404. The workbook holds 
 person's name, so downloading it is not an audited export.
 """
 
-import io
 from urllib.parse import urlencode
 
-import openpyxl
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
-from openpyxl.styles import Font
 
+from gongzhi.core.excel import tables_workbook, xlsx_response
 from gongzhi.core.forms import FastSelect
 from gongzhi.core.models import Region
 from gongzhi.sharing.reports import (
     ContributionReport,
-    Table,
     access_report_scope,
     contribution_report,
     report_organisations,
@@ -34,7 +30,6 @@ from gongzhi.sharing.reports import (
     scope_value,
 )
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The year picker offers this year and the ones before it.
 YEARS_OFFERED = 6
 
@@ -150,37 +145,8 @@ def report_export(request):
     if contribution is None:
         # The page shows what is wrong with the choice.
         return redirect(f"{reverse('sharing:report')}?{asked.query()}")
-    response = HttpResponse(tables_workbook(report_tables(contribution)), content_type=XLSX)
     filename = f"sharing-report-{scope_value(asked.scope)}-{contribution.year}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def _sheet_title(text: str) -> str:
-    # Excel refuses these characters in a sheet name and anything past 31 characters.
-    return "".join(" " if character in "[]:*?/\\" else character for character in text)[:31]
-
-
-def tables_workbook(tables: list[Table]) -> bytes:
-    """One sheet per table: a bold header row, then the cells as numbers Excel can compute with."""
-    workbook = openpyxl.Workbook(write_only=True)
-    bold = Font(bold=True)
-    for table in tables:
-        sheet = workbook.create_sheet(_sheet_title(table.title))
-        header = []
-        for value in table.columns:
-            cell = openpyxl.cell.WriteOnlyCell(sheet, value=value)
-            cell.font = bold
-            header.append(cell)
-        sheet.append(header)
-        for row in table.rows:
-            sheet.append(row)
-        if table.note:
-            sheet.append([])
-            sheet.append([table.note])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return xlsx_response(tables_workbook(report_tables(contribution)), filename)
 
 
 urls = [

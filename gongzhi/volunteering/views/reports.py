@@ -6,28 +6,24 @@ aggregates only, no person's name, so downloading the workbook is not an audited
 names volunteers who chose to appear on it, in regions containing the viewer's home or in their staff scope.
 """
 
-import io
 from urllib.parse import urlencode
 
-import openpyxl
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
-from openpyxl.styles import Font
 
+from gongzhi.core.excel import tables_workbook, xlsx_response
 from gongzhi.core.forms import FastSelect
 from gongzhi.core.models import Region
 from gongzhi.volunteering.reports import (
     HONOUR_PERIODS,
     MAX_PERIOD_DAYS,
     Period,
-    Table,
     access_honour_region,
     access_report_region,
     honour_regions,
@@ -37,7 +33,6 @@ from gongzhi.volunteering.reports import (
     volunteering_report,
 )
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The page lists this many activities; the workbook lists them all.
 ACTIVITIES_SHOWN = 100
 
@@ -133,37 +128,8 @@ def reports_export(request):
         # The page shows what is wrong with the period.
         return redirect(f"{reverse('volunteering:reports')}?{asked.query()}")
     report = volunteering_report(user=request.user, region=asked.region, period=asked.form.period)
-    response = HttpResponse(tables_workbook(report_tables(report)), content_type=XLSX)
     filename = f"volunteering-{report.region.pk}-{report.period.slug}.xlsx"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def _sheet_title(text: str) -> str:
-    # Excel refuses these characters in a sheet name and anything past 31 characters.
-    return "".join(" " if character in "[]:*?/\\" else character for character in text)[:31]
-
-
-def tables_workbook(tables: list[Table]) -> bytes:
-    """One sheet per table: a bold header row, then the cells as numbers Excel can compute with."""
-    workbook = openpyxl.Workbook(write_only=True)
-    bold = Font(bold=True)
-    for table in tables:
-        sheet = workbook.create_sheet(_sheet_title(table.title))
-        header = []
-        for value in table.columns:
-            cell = openpyxl.cell.WriteOnlyCell(sheet, value=value)
-            cell.font = bold
-            header.append(cell)
-        sheet.append(header)
-        for row in table.rows:
-            sheet.append(row)
-        if table.note:
-            sheet.append([])
-            sheet.append([table.note])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return xlsx_response(tables_workbook(report_tables(report)), filename)
 
 
 # ------------------------------------------------------------------------------------------ honour roll
