@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Avg, Count, Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -23,7 +24,7 @@ from gongzhi.analysis.models import (
 )
 from gongzhi.core.models import Region, Resident
 from gongzhi.core.roles import Perm
-from gongzhi.core.scope import acts_as_superuser, in_scope
+from gongzhi.core.scope import acts_as_superuser, in_scope, scope_regions
 
 # Counts below this are shown as "<5" in any breakdown (PIPL: aggregates must not identify a person).
 SMALL_COUNT = 5
@@ -33,11 +34,16 @@ def suppress(count: int) -> int | None:
     return None if 0 < count < SMALL_COUNT else count
 
 
+def in_analysis_scope(user, *, field: str | None = "region") -> Q:
+    """Rows of the regions the user oversees: where they read analysis or run it."""
+    return in_scope(user, Perm.VIEW_ANALYSIS, field=field) | in_scope(user, Perm.MANAGE_ANALYSIS, field=field)
+
+
 def surveys_visible_to(user) -> QuerySet[Survey]:
     """Surveys whose results the user may read: those of regions the user oversees."""
     if acts_as_superuser(user):
         return Survey.objects.all()
-    return Survey.objects.filter(in_scope(user, Perm.VIEW_ANALYSIS) | in_scope(user, Perm.MANAGE_ANALYSIS))
+    return Survey.objects.filter(in_analysis_scope(user))
 
 
 def surveys_run_by(user) -> QuerySet[Survey]:
@@ -176,6 +182,11 @@ class NeedRank:
     count: int | None
     last_year: int | None
 
+    @property
+    def change(self) -> int | None:
+        """Since last year; unknown when either year's count is suppressed."""
+        return None if self.count is None or self.last_year is None else self.count - self.last_year
+
 
 def needs_ranking(region: Region, *, year: int, group: str = "") -> list[NeedRank]:
     """Needs categories chosen in the region's surveys of a year, most chosen first, with last year's count
@@ -213,13 +224,34 @@ def _responses_in(region: Region, *, group: str, year: int) -> QuerySet[Response
     return responses.filter(**services.in_group(group))
 
 
+def regions_overseen_by(user) -> QuerySet[Region]:
+    """The regions whose analysis the user reads: every region below one where they hold an analysis role."""
+    return Region.objects.filter(in_analysis_scope(user, field=None))
+
+
+def access_dashboard_region(user, region_id: int | str | None) -> Region:
+    """The region a dashboard, export or report is of, if the user oversees it (404 otherwise); without one,
+    the top of their scope."""
+    if not region_id:
+        if acts_as_superuser(user):
+            roots = list(Region.objects.filter(parent=None).order_by("id")[:1])
+        else:
+            regions = scope_regions(user, Perm.VIEW_ANALYSIS) + scope_regions(user, Perm.MANAGE_ANALYSIS)
+            roots = sorted(regions, key=lambda region: (region.depth, region.path))
+        if not roots:
+            raise Http404
+        return roots[0]
+    try:
+        region_id = int(region_id)
+    except ValueError:
+        raise Http404 from None
+    return get_object_or_404(regions_overseen_by(user), pk=region_id)
+
+
 def needs_visible_to(user) -> QuerySet[Need]:
     if acts_as_superuser(user):
         return Need.objects.all()
-    return Need.objects.filter(
-        in_scope(user, Perm.VIEW_ANALYSIS, field="community")
-        | in_scope(user, Perm.MANAGE_ANALYSIS, field="community")
-    )
+    return Need.objects.filter(in_analysis_scope(user, field="community"))
 
 
 def access_need(user, need_id: int) -> Need:

@@ -1,8 +1,8 @@
 """Analysis pages. Each views module keeps its routes next to its views; this file joins them under one
 namespace."""
 
-from gongzhi.analysis.views import needs, surveys
+from gongzhi.analysis.views import assets, exports, needs, profile, surveys
 
 app_name = "analysis"
 
-urlpatterns = [*surveys.urls, *needs.urls]
+urlpatterns = [*exports.urls, *surveys.urls, *needs.urls, *assets.urls, *profile.urls]

@@ -15,7 +15,6 @@ Idempotency: a redemption and an award carry the client's `request_token`, so th
 lost answer redeems or awards once and answers with what was done the first time.
 """
 
-
 from django.db.models import Case, F, When
 from django.shortcuts import get_object_or_404
 from django.utils import timezone

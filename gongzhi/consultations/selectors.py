@@ -3,6 +3,7 @@
 A consultation is seen by its community's residents (to co-sign and follow it), by its participants, by staff
 who oversee its region, and by everyone when the community publishes its record. Anything else is a 404."""
 
+import datetime
 import math
 from decimal import Decimal
 from fractions import Fraction
@@ -17,6 +18,7 @@ from gongzhi.consultations.models import (
     Ballot,
     BallotReceipt,
     Consultation,
+    CoSign,
     Event,
     HallTally,
     Motion,
@@ -226,4 +228,28 @@ def reply_counts(consultation: Consultation) -> dict[str, int]:
         online=Count("pk", filter=Q(reply=Reply.ONLINE)),
         absent=Count("pk", filter=Q(reply=Reply.ABSENT)),
         none=Count("pk", filter=Q(reply="")),
+    )
+
+
+def resident_ids_active(region: Region, start: datetime.datetime, end: datetime.datetime) -> QuerySet:
+    """The ids of residents living in the region who co-signed a topic or voted in [start, end) (the
+    participation ladder's fourth step). An open ballot has its time; a secret ballot keeps none, so it
+    counts when its consultation's voting opened. Votes through a household or an organisation name no
+    resident and do not count. A values query, so the caller may use it as a subquery."""
+    voters = RollEntry.objects.filter(
+        Q(pk__in=Ballot.objects.filter(cast_at__gte=start, cast_at__lt=end).values("voter"))
+        | Q(
+            pk__in=BallotReceipt.objects.filter(
+                motion__consultation__voting_opened_at__gte=start,
+                motion__consultation__voting_opened_at__lt=end,
+            ).values("voter")
+        )
+    )
+    return (
+        Resident.objects.filter(region__path__startswith=region.path)
+        .filter(
+            Q(pk__in=CoSign.objects.filter(at__gte=start, at__lt=end).values("resident"))
+            | Q(pk__in=voters.values("participant__resident"))
+        )
+        .values("pk")
     )

@@ -12,7 +12,7 @@ from django.db.models.functions import Left
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from gongzhi.core.models import Region, RoleAssignment, place_label
+from gongzhi.core.models import Region, Resident, RoleAssignment, place_label
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import (
     EVERYTHING,
@@ -295,3 +295,15 @@ def access_co_handler(user, co_handler_id: int) -> CoHandler:
     """A department's call on a matter the user may see; 404 otherwise, like the matter itself."""
     co_handlers = CoHandler.objects.filter(matter__in=matters_visible_to(user))
     return get_object_or_404(co_handlers.select_related("matter", "organisation"), pk=co_handler_id)
+
+
+def resident_ids_active(region: Region, start: datetime.datetime, end: datetime.datetime) -> QuerySet:
+    """The ids of residents living in the region who reported a matter in [start, end), themselves or
+    through a worker reporting on their behalf (the participation ladder's third step). A values query, so
+    the caller may use it as a subquery."""
+    matters = Matter.objects.filter(submitted_at__gte=start, submitted_at__lt=end)
+    return (
+        Resident.objects.filter(region__path__startswith=region.path)
+        .filter(Q(pk__in=matters.values("on_behalf_of")) | Q(user__in=matters.values("reporter")))
+        .values("pk")
+    )

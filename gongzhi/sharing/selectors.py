@@ -5,7 +5,7 @@ region; to anyone else it does not exist (404)."""
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -219,3 +219,38 @@ def week_availability(
 def regions_reported_to(user) -> QuerySet[Region]:
     """Regions whose contribution report the user may read."""
     return Region.objects.filter(in_scope(user, Perm.VIEW_SHARING, field=None))
+
+
+def resources_in_region(user, region: Region) -> QuerySet[Resource]:
+    """The listed resources in a region's subtree that the user may see, with who opens them (the analysis
+    app's asset map reads them here rather than copying them)."""
+    return (
+        resources_visible_to(user)
+        .filter(region__path__startswith=region.path, is_active=True)
+        .select_related("organisation", "region")
+        .order_by("organisation__name", "name", "pk")
+    )
+
+
+def resources_count_by_kind(region: Region) -> dict[str, int]:
+    """How many listed resources the region's subtree holds of each kind, for the community profile. One
+    query; counts only, so no scope is needed beyond the region the caller already checked."""
+    return dict(
+        Resource.objects.filter(region__path__startswith=region.path, is_active=True)
+        .values_list("kind")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+
+def resident_ids_active(region: Region, start: datetime.datetime, end: datetime.datetime) -> QuerySet:
+    """The ids of residents living in the region who booked a shared resource for a time starting in
+    [start, end), whatever became of the booking except a cancellation or a refusal (the participation
+    ladder's first step). A values query, so the caller may use it as a subquery."""
+    return (
+        Booking.objects.filter(
+            resident__region__path__startswith=region.path, starts_at__gte=start, starts_at__lt=end
+        )
+        .exclude(status__in=[Status.CANCELLED, Status.DECLINED])
+        .values("resident_id")
+    )

@@ -4,6 +4,9 @@ An open or cancelled activity is seen by the residents it is meant for (its regi
 when open to all) and by staff who oversee its region; a draft only by its organisers. An outlet's items are
 seen by its community's residents and staff. Anything else is a 404, whether it exists or not."""
 
+import datetime
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Window
@@ -11,7 +14,7 @@ from django.db.models.expressions import RowRange
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from gongzhi.core.models import Resident
+from gongzhi.core.models import Region, Resident
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import NOTHING, acts_as_superuser, has_perm_anywhere, in_scope, scope_organisation_ids
 from gongzhi.core.selectors import resident_record_of
@@ -30,6 +33,7 @@ from gongzhi.volunteering.models import (
     RedemptionStatus,
     SignUp,
     SignUpStatus,
+    Verification,
     VolunteerProfile,
 )
 
@@ -366,3 +370,40 @@ def recent_awards(budget: PointsAccount, *, limit: int = 20) -> QuerySet[LedgerE
         .defer("account__resident__id_number", "account__resident__phone")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+# Skills are typed freely: "急救、理发", "first aid, repairs".
+SKILL_SEPARATORS = re.compile(r"[,，、;；/\n]+")
+
+
+def skills_in_region(region: Region) -> list[tuple[str, int]]:
+    """How many volunteers living in the region name each skill, most named first: counts only, never who
+    (the analysis app's asset map reads volunteers' skills here). Grouped by the whole text in the database,
+    so a district's thousands of volunteers come back as far fewer rows."""
+    counts: Counter[str] = Counter()
+    rows = (
+        VolunteerProfile.objects.filter(resident__region__path__startswith=region.path)
+        .exclude(skills="")
+        .values_list("skills")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for skills, n in rows:
+        for skill in {part.strip() for part in SKILL_SEPARATORS.split(skills)} - {""}:
+            counts[skill] += n
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def resident_ids_active(region: Region, start: datetime.datetime, end: datetime.datetime) -> QuerySet:
+    """The ids of residents living in the region who volunteered at an activity starting in [start, end):
+    checked in, or verified by the organiser, and not rejected (the participation ladder's top step). A
+    values query, so the caller may use it as a subquery."""
+    served = Q(verification__in=[Verification.APPROVED, Verification.ADJUSTED]) | (
+        Q(checked_in_at__isnull=False) & ~Q(verification=Verification.REJECTED)
+    )
+    return SignUp.objects.filter(
+        served,
+        volunteer__resident__region__path__startswith=region.path,
+        activity__starts_at__gte=start,
+        activity__starts_at__lt=end,
+    ).values("volunteer__resident_id")

@@ -45,9 +45,9 @@ from gongzhi.analysis.models import (
 )
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
-from gongzhi.core.models import Region, RegionLevel
+from gongzhi.core.models import RegionLevel
 from gongzhi.core.roles import Perm
-from gongzhi.core.scope import acts_as_superuser, has_perm_anywhere, has_perm_in, in_scope, scope_regions
+from gongzhi.core.scope import has_perm_anywhere, has_perm_in
 from gongzhi.core.selectors import region_children
 
 PAGE_SIZE = 30
@@ -272,41 +272,12 @@ def need_act(request, need_id: int):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _oversees(user) -> Q:
-    return in_scope(user, Perm.VIEW_ANALYSIS, field=None) | in_scope(user, Perm.MANAGE_ANALYSIS, field=None)
-
-
-def _dashboard_region(user, value: str | None) -> Region:
-    """The region asked for, if the user oversees it; by default the top of their scope."""
-    if not value:
-        if acts_as_superuser(user):
-            roots = list(Region.objects.filter(parent=None).order_by("id")[:1])
-        else:
-            regions = scope_regions(user, Perm.VIEW_ANALYSIS) + scope_regions(user, Perm.MANAGE_ANALYSIS)
-            roots = sorted(regions, key=lambda region: (region.depth, region.path))
-        if not roots:
-            raise Http404
-        return roots[0]
-    try:
-        region_id = int(value)
-    except ValueError:
-        raise Http404 from None
-    region = Region.objects.filter(_oversees(user), pk=region_id).first()
-    if region is None:
-        raise Http404
-    return region
-
-
-def _change(count: int | None, last_year: int | None) -> int | None:
-    return None if count is None or last_year is None else count - last_year
-
-
 @login_required
 @require_GET
 def dashboard(request):
     user = request.user
     _require_analysis(user)
-    region = _dashboard_region(user, request.GET.get("region"))
+    region = selectors.access_dashboard_region(user, request.GET.get("region"))
     form = DashboardForm(
         {"year": request.GET.get("year") or timezone.localdate().year, "group": request.GET.get("group", "")}
     )
@@ -314,7 +285,7 @@ def dashboard(request):
     group = form.cleaned_data.get("group", "") if form.is_valid() else ""
     group = "" if group == Group.ALL else group
     ranking = selectors.needs_ranking(region, year=year, group=group)
-    rows = [{"rank": rank, "change": _change(rank.count, rank.last_year)} for rank in ranking]
+    rows = [{"rank": rank, "change": rank.change} for rank in ranking]
     by_status = dict(
         selectors.needs_visible_to(user)
         .filter(community__path__startswith=region.path)
@@ -324,7 +295,7 @@ def dashboard(request):
     )
     children = list(region_children(region)) if region.level in DRILL_LEVELS else []
     ancestors = list(
-        Region.objects.filter(_oversees(user), pk__in=region.ancestor_ids()).exclude(pk=region.pk)
+        selectors.regions_overseen_by(user).filter(pk__in=region.ancestor_ids()).exclude(pk=region.pk)
     )
 
     def query(**changes) -> str:

@@ -59,6 +59,7 @@ def survey_list(request):
         "staff_surveys": staff_surveys,
         "open_surveys": open_surveys,
         "may_create": _may_run_any(user),
+        "is_resident": resident is not None,
     }
     return render(request, "analysis/surveys.html", context)
 
