@@ -190,25 +190,27 @@ class NeedRank:
 
 def needs_ranking(region: Region, *, year: int, group: str = "") -> list[NeedRank]:
     """Needs categories chosen in the region's surveys of a year, most chosen first, with last year's count
-    of the same category: the year-on-year comparison. Two queries."""
-
-    def counts(for_year: int) -> dict[str, int]:
-        answers = Answer.objects.filter(
-            question__kind=QuestionKind.NEEDS,
-            question__survey__year=for_year,
-            response__building__path__startswith=region.path,
+    of the same category: the year-on-year comparison. One query for both years, reading the district's
+    answers once (bench/README.md: p95 817 -> 301 ms for a district of 80,000 responses)."""
+    answers = Answer.objects.filter(
+        question__kind=QuestionKind.NEEDS,
+        response__survey__year__in=[year, year - 1],
+        response__building__path__startswith=region.path,
+        option__isnull=False,
+    )
+    if group:
+        answers = answers.filter(
+            **{f"response__{key}": value for key, value in services.in_group(group).items()}
         )
-        if group:
-            answers = answers.filter(
-                response__in=_responses_in(region, group=group, year=for_year).values("pk")
-            )
-        tally: dict[str, int] = {}
-        for options, option, n in answers.values_list("question__options", "option").annotate(n=Count("pk")):
-            if option is not None and option < len(options):
-                tally[options[option]] = tally.get(options[option], 0) + n
-        return tally
-
-    this_year, last_year = counts(year), counts(year - 1)
+    tally: dict[int, dict[str, int]] = {year: {}, year - 1: {}}
+    rows = answers.values_list("response__survey__year", "question__options", "option").annotate(
+        n=Count("pk")
+    )
+    for answered_in, options, option, n in rows:
+        if option < len(options):
+            counts = tally[answered_in]
+            counts[options[option]] = counts.get(options[option], 0) + n
+    this_year, last_year = tally[year], tally[year - 1]
     names = dict(NeedCategory.choices)
     ranking = [
         NeedRank(
@@ -217,11 +219,6 @@ def needs_ranking(region: Region, *, year: int, group: str = "") -> list[NeedRan
         for category, n in this_year.items()
     ]
     return sorted(ranking, key=lambda rank: (-(rank.count or 0), rank.category))
-
-
-def _responses_in(region: Region, *, group: str, year: int) -> QuerySet[Response]:
-    responses = Response.objects.filter(survey__year=year, building__path__startswith=region.path)
-    return responses.filter(**services.in_group(group))
 
 
 def regions_overseen_by(user) -> QuerySet[Region]:

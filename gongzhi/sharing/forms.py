@@ -64,7 +64,9 @@ class BookingForm(forms.Form):
     submit (a double tap, a retry on a slow network) books once."""
 
     day = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
-    start = forms.TimeField(label=_("Start time"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    start = forms.TimeField(
+        label=_("Start time"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+    )
     # Any length is accepted here and checked by the service, so a length outside the choices gets the
     # resource's own limit in the message rather than "not one of the choices".
     end = forms.IntegerField(label=_("Until"), min_value=1, widget=FastSelect)

@@ -14,7 +14,9 @@ from gongzhi.core.services import resident_create
 
 
 @pytest.fixture(autouse=True)
-def english():
+def english(settings):
+    """Assertions read the English msgids, in the services and in the pages."""
+    settings.LANGUAGE_CODE = "en"
     with translation.override("en"):
         yield
 

@@ -6,6 +6,7 @@ import unicodedata
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from gongzhi.analysis.demo import demo_analysis_create
 from gongzhi.consultations.demo import demo_consultations_create
 from gongzhi.core.demo import (
     DEFAULT_HOUSEHOLDS,
@@ -46,7 +47,9 @@ class Command(BaseCommand):
             "--if-empty", action="store_true", help="do nothing if the database already holds any region"
         )
         parser.add_argument(
-            "--households", type=int, default=DEFAULT_HOUSEHOLDS,
+            "--households",
+            type=int,
+            default=DEFAULT_HOUSEHOLDS,
             help=f"households per community (default {DEFAULT_HOUSEHOLDS}, at least {MIN_HOUSEHOLDS})",
         )
 
@@ -67,17 +70,27 @@ class Command(BaseCommand):
         activities = demo_volunteering_create(built)
         consultations = demo_consultations_create(built)
         demo_sharing_create(built)
-        self.stdout.write(self.style.SUCCESS(
-            _("Loaded the demo district in %(seconds).1f s: %(communities)d communities, %(households)d "
-              "households, %(residents)d residents, %(organisations)d organisations, "
-              "%(matters)d matters, %(activities)d volunteer activities, "
-              "%(consultations)d consultations.") % {
-                "seconds": time.monotonic() - started, "communities": built.communities,
-                "households": built.households, "residents": built.resident_count,
-                "organisations": len(built.organisations), "matters": matters,
-                "activities": activities, "consultations": consultations,
-            }
-        ))
+        demo_analysis_create(built)
+        self.stdout.write(
+            self.style.SUCCESS(
+                _(
+                    "Loaded the demo district in %(seconds).1f s: %(communities)d communities, "
+                    "%(households)d households, %(residents)d residents, %(organisations)d organisations, "
+                    "%(matters)d matters, %(activities)d volunteer activities, "
+                    "%(consultations)d consultations."
+                )
+                % {
+                    "seconds": time.monotonic() - started,
+                    "communities": built.communities,
+                    "households": built.households,
+                    "residents": built.resident_count,
+                    "organisations": len(built.organisations),
+                    "matters": matters,
+                    "activities": activities,
+                    "consultations": consultations,
+                }
+            )
+        )
         rows = [
             [str(ROLE_LABELS[p.role]), p.name, p.mobile, DEMO_PASSWORD, demo_area(built, p.key)]
             for p in DEMO_ACCOUNTS
@@ -87,8 +100,11 @@ class Command(BaseCommand):
         invitee = built.invitation.resident
         self.stdout.write("")
         self.stdout.write(
-            _("Invitation code for %(name)s (%(place)s, room %(room)s), who has no account yet: %(code)s") % {
-                "name": invitee.name, "place": region_label(invitee.region),
-                "room": invitee.household.number, "code": built.invitation.code,
+            _("Invitation code for %(name)s (%(place)s, room %(room)s), who has no account yet: %(code)s")
+            % {
+                "name": invitee.name,
+                "place": region_label(invitee.region),
+                "room": invitee.household.number,
+                "code": built.invitation.code,
             }
         )
