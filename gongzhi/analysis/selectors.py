@@ -203,8 +203,10 @@ def needs_ranking(region: Region, *, year: int, group: str = "") -> list[NeedRan
             **{f"response__{key}": value for key, value in services.in_group(group).items()}
         )
     tally: dict[int, dict[str, int]] = {year: {}, year - 1: {}}
-    rows = answers.values_list("response__survey__year", "question__options", "option").annotate(
-        n=Count("pk")
+    rows = (
+        answers.values_list("response__survey__year", "question__options", "option")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
     for answered_in, options, option, n in rows:
         if option < len(options):
