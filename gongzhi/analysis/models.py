@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from gongzhi.core.models import Household, Region, Resident
 
@@ -52,8 +53,8 @@ class OnePer(models.TextChoices):
 
 class SurveyStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
-    OPEN = "open", _("Open")
-    CLOSED = "closed", _("Closed")
+    OPEN = "open", pgettext_lazy("survey", "Open for answers")
+    CLOSED = "closed", pgettext_lazy("survey", "Closed")
 
 
 def new_link_token() -> str:
