@@ -5,7 +5,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from gongzhi.analysis.models import Group, NeedCategory, NeedStatus, NeedType
+from gongzhi.analysis.models import EvidenceKind, Group, NeedCategory, NeedStatus, NeedType
 from gongzhi.core.models import Region, RegionLevel
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import in_scope
@@ -116,6 +116,19 @@ class SurveyEvidenceForm(forms.Form):
     def question_and_option(self) -> tuple[int, int]:
         question, option = self.cleaned_data["source"].split(":")
         return int(question), int(option)
+
+
+class RecordEvidenceForm(forms.Form):
+    """A matter or a consultation of the community, by the number shown on its page."""
+
+    kind = forms.ChoiceField(
+        label=_("Source"),
+        choices=[
+            (EvidenceKind.MATTER, _("A matter reported")),
+            (EvidenceKind.CONSULTATION, _("A consultation")),
+        ],
+    )
+    number = forms.IntegerField(label=_("Its number"), min_value=1)
 
 
 class NoteEvidenceForm(forms.Form):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -29,12 +30,14 @@ from gongzhi.analysis.models import (
     SurveyParticipation,
     SurveyStatus,
 )
+from gongzhi.consultations import selectors as consultations_selectors
 from gongzhi.core.crypto import lookup_hash
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.models import Region, Resident, ResidentTag, User
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import has_perm_in
 from gongzhi.core.services import clean_text, community_of, validate_or_raise
+from gongzhi.matters import selectors as matters_selectors
 
 MAX_OPTIONS = 30
 MAX_SCALE_STEPS = 11  # 0-10 is the widest scale people answer reliably
@@ -570,6 +573,53 @@ def evidence_add_survey(*, need: Need, by: User, question: Question, option: int
         )
         _recount(need)
     return evidence
+
+
+def evidence_add_matter(*, need: Need, by: User, matter_id: int) -> Evidence:
+    """A matter a resident reported (诉求) as evidence of an expressed need: one person asking."""
+    _require_register(by, need.community)
+    matter = _sibling_or_refused(matters_selectors.access_matter, by, matter_id, field="matter")
+    if matter.community_id != need.community_id:
+        raise ServiceError(_("The matter was reported in another community."), field="matter")
+    if need.evidence.filter(matter=matter).exists():
+        raise ServiceError(_("This matter is already evidence of the need."), field="matter")
+    with transaction.atomic():
+        evidence = Evidence.objects.create(
+            need=need, kind=EvidenceKind.MATTER, matter=matter, count=1, added_by=by
+        )
+        _recount(need)
+    return evidence
+
+
+def evidence_add_consultation(*, need: Need, by: User, consultation_id: int) -> Evidence:
+    """A consultation on the need as its evidence, counting the residents who co-signed the topic."""
+    _require_register(by, need.community)
+    consultation = _sibling_or_refused(
+        consultations_selectors.access_consultation, by, consultation_id, field="consultation"
+    )
+    if consultation.community_id != need.community_id:
+        raise ServiceError(_("The consultation belongs to another community."), field="consultation")
+    if need.evidence.filter(consultation=consultation).exists():
+        raise ServiceError(_("This consultation is already evidence of the need."), field="consultation")
+    with transaction.atomic():
+        evidence = Evidence.objects.create(
+            need=need,
+            kind=EvidenceKind.CONSULTATION,
+            consultation=consultation,
+            count=consultation.cosigns.count(),
+            added_by=by,
+        )
+        _recount(need)
+    return evidence
+
+
+def _sibling_or_refused(access, user: User, pk, *, field: str):
+    """A matter or consultation through its own app's access rule: one the user may not see is refused
+    the same way as one that does not exist."""
+    try:
+        return access(user, int(pk))
+    except (Http404, TypeError, ValueError):
+        raise ServiceError(_("No such record in your area."), field=field) from None
 
 
 def evidence_add_note(*, need: Need, by: User, note: str, count: int = 0) -> Evidence:

@@ -29,6 +29,7 @@ from gongzhi.analysis.forms_needs import (
     NeedFilterForm,
     NeedForm,
     NoteEvidenceForm,
+    RecordEvidenceForm,
     SurveyEvidenceForm,
 )
 from gongzhi.analysis.models import (
@@ -165,19 +166,29 @@ def _survey_sources(user, need: Need) -> list[tuple[str, str]]:
 
 def _evidence_rows(need: Need) -> list[dict]:
     rows = []
-    for evidence in need.evidence.select_related("question__survey", "added_by").order_by("added_at", "pk"):
+    linked = need.evidence.select_related("question__survey", "added_by", "matter", "consultation")
+    for evidence in linked.order_by("added_at", "pk"):
         if evidence.kind == EvidenceKind.SURVEY:
             question = evidence.question
             option = evidence.option if evidence.option is not None else -1
             label = _option_label(question, option) if 0 <= option < len(question.options) else ""
             source = f"{question.survey} › {question.text} › {label}"
+        elif evidence.kind == EvidenceKind.MATTER:
+            source = _("Matter #%(number)s: %(summary)s") % {
+                "number": evidence.matter_id,
+                "summary": evidence.matter.description[:60],
+            }
+        elif evidence.kind == EvidenceKind.CONSULTATION:
+            source = _("Consultation: %(title)s") % {"title": evidence.consultation.title}
         else:
             source = evidence.note
         rows.append({"evidence": evidence, "source": source})
     return rows
 
 
-def _need_page(request, need: Need, *, survey_form=None, note_form=None, action_form=None, status=200):
+def _need_page(
+    request, need: Need, *, survey_form=None, note_form=None, record_form=None, action_form=None, status=200
+):
     user = request.user
     may_keep = has_perm_in(user, Perm.MANAGE_ANALYSIS, need.community)
     context = {
@@ -194,6 +205,7 @@ def _need_page(request, need: Need, *, survey_form=None, note_form=None, action_
             survey_form=survey_form or SurveyEvidenceForm(sources=sources),
             has_sources=bool(sources),
             note_form=note_form or NoteEvidenceForm(),
+            record_form=record_form or RecordEvidenceForm(),
             action_form=action_form or ActionForm(initial={"status": need.status}),
         )
     return render(request, "analysis/need.html", context, status=status)
@@ -247,6 +259,29 @@ def need_evidence_note(request, need_id: int):
             messages.success(request, _("The observation is added as evidence."))
             return redirect("analysis:need", need.pk)
     return _need_page(request, need, note_form=form, status=400)
+
+
+@login_required
+@require_POST
+def need_evidence_record(request, need_id: int):
+    """A matter reported or a consultation held in the community, by its number, as evidence."""
+    need = _kept_need(request, need_id)
+    form = RecordEvidenceForm(request.POST)
+    if form.is_valid():
+        add = (
+            services.evidence_add_matter
+            if form.cleaned_data["kind"] == EvidenceKind.MATTER
+            else services.evidence_add_consultation
+        )
+        key = "matter_id" if form.cleaned_data["kind"] == EvidenceKind.MATTER else "consultation_id"
+        try:
+            add(need=need, by=request.user, **{key: form.cleaned_data["number"]})
+        except ServiceError as error:
+            form.add_error("number", error.message)
+        else:
+            messages.success(request, _("The record is added as evidence."))
+            return redirect("analysis:need", need.pk)
+    return _need_page(request, need, record_form=form, status=400)
 
 
 @login_required
@@ -333,6 +368,7 @@ urls = [
     path("needs/<int:need_id>/", need, name="need"),
     path("needs/<int:need_id>/evidence/survey/", need_evidence_survey, name="need_evidence_survey"),
     path("needs/<int:need_id>/evidence/note/", need_evidence_note, name="need_evidence_note"),
+    path("needs/<int:need_id>/evidence/record/", need_evidence_record, name="need_evidence_record"),
     path("needs/<int:need_id>/act/", need_act, name="need_act"),
     path("dashboard/", dashboard, name="dashboard"),
 ]
