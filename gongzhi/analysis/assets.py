@@ -10,6 +10,7 @@ willing to help, under a masked name.
 What the platform already knows is read where it lives, not copied: organisations from core, the shared
 resources they open from sharing, and volunteers' skills (counts only) from volunteering."""
 
+import re
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -238,6 +239,29 @@ def asset_search(user, *, region: Region | None = None, kind: str = "", q: str =
             | Q(description__icontains=word)
         )
     return assets
+
+
+SKILL_WORD_SPLIT = re.compile(r"[\s,，、;；/]+")
+SKILLS_SHOWN = 10
+
+
+def neighbours_with_skills(user, *, community: Region, wanted: str) -> list[tuple[str, Asset]]:
+    """The capacity inventory for a volunteer activity: residents of the community willing to help whose
+    skill matches any of the skills wanted, with their names as this user may see them."""
+    words = [word for word in SKILL_WORD_SPLIT.split(wanted or "") if word]
+    if not words:
+        return []
+    matching = Q()
+    for word in words:
+        matching |= Q(name__icontains=word) | Q(keywords__icontains=word) | Q(offers__icontains=word)
+    skills = (
+        assets_visible_to(user)
+        .filter(matching, kind=AssetKind.SKILL, willing_to_help=True, community=community)
+        .select_related("resident")
+        .defer("resident__id_number", "resident__phone")
+        .order_by("name", "pk")[:SKILLS_SHOWN]
+    )
+    return [(holder_name(user, asset), asset) for asset in skills]
 
 
 def holder_name(user, asset: Asset) -> str:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from gongzhi.analysis.assets import neighbours_with_skills
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.forms import add_service_error
 from gongzhi.core.qr import qr_svg
@@ -415,6 +416,10 @@ def _roster_page(request, activity, *, scan_form=None, row_error: tuple[int, str
         "awaiting": sum(1 for s in signups if s.checked_in_at and s.verification == Verification.PENDING),
         "started": activity.starts_at <= now,
         "scan_form": scan_form or ScanForm(),
+        # The community's capacity inventory (the asset map): who has offered the skills wanted.
+        "skilled_neighbours": neighbours_with_skills(
+            request.user, community=activity.community, wanted=activity.skills_wanted
+        ),
         **_code_context(request, activity),
     }
     failed = bool(row_error) or (scan_form is not None and scan_form.errors)
