@@ -613,6 +613,21 @@ def evidence_add_consultation(*, need: Need, by: User, consultation_id: int) -> 
     return evidence
 
 
+def evidence_add_record(*, need: Need, by: User, kind: str, number: int) -> Evidence:
+    """A matter or a consultation, by the number on its page; a refusal names the form's "number" field."""
+    add = {
+        EvidenceKind.MATTER: evidence_add_matter,
+        EvidenceKind.CONSULTATION: evidence_add_consultation,
+    }.get(kind)
+    if add is None:
+        raise ServiceError(_("Choose a matter or a consultation."), field="kind")
+    key = "matter_id" if kind == EvidenceKind.MATTER else "consultation_id"
+    try:
+        return add(need=need, by=by, **{key: number})
+    except ServiceError as error:
+        raise ServiceError(error.message, field="number") from error
+
+
 def _sibling_or_refused(access, user: User, pk, *, field: str):
     """A matter or consultation through its own app's access rule: one the user may not see is refused
     the same way as one that does not exist."""

@@ -225,40 +225,55 @@ def _kept_need(request, need_id: int) -> Need:
     return need
 
 
+def _post_to_need(request, need: Need, *, form, slot: str, act, done: str):
+    """One of the need page's forms: a valid form is handed to its service; a refusal shows on the page
+    again, with the form as it was sent."""
+    if form.is_valid():
+        try:
+            act(form.cleaned_data)
+        except ServiceError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(request, done)
+            return redirect("analysis:need", need.pk)
+    return _need_page(request, need, status=400, **{slot: form})
+
+
 @login_required
 @require_POST
 def need_evidence_survey(request, need_id: int):
     need = _kept_need(request, need_id)
     form = SurveyEvidenceForm(request.POST, sources=_survey_sources(request.user, need))
-    if form.is_valid():
+
+    def act(data):
         question_id, option = form.question_and_option
         question = Question.objects.select_related("survey__region").get(pk=question_id)
-        try:
-            services.evidence_add_survey(need=need, by=request.user, question=question, option=option)
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
-            messages.success(request, _("The survey answers are added as evidence."))
-            return redirect("analysis:need", need.pk)
-    return _need_page(request, need, survey_form=form, status=400)
+        services.evidence_add_survey(need=need, by=request.user, question=question, option=option)
+
+    return _post_to_need(
+        request,
+        need,
+        form=form,
+        slot="survey_form",
+        act=act,
+        done=_("The survey answers are added as evidence."),
+    )
 
 
 @login_required
 @require_POST
 def need_evidence_note(request, need_id: int):
     need = _kept_need(request, need_id)
-    form = NoteEvidenceForm(request.POST)
-    if form.is_valid():
-        try:
-            services.evidence_add_note(
-                need=need, by=request.user, note=form.cleaned_data["note"], count=form.cleaned_data["count"]
-            )
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
-            messages.success(request, _("The observation is added as evidence."))
-            return redirect("analysis:need", need.pk)
-    return _need_page(request, need, note_form=form, status=400)
+    return _post_to_need(
+        request,
+        need,
+        form=NoteEvidenceForm(request.POST),
+        slot="note_form",
+        act=lambda data: services.evidence_add_note(
+            need=need, by=request.user, note=data["note"], count=data["count"]
+        ),
+        done=_("The observation is added as evidence."),
+    )
 
 
 @login_required
@@ -266,40 +281,32 @@ def need_evidence_note(request, need_id: int):
 def need_evidence_record(request, need_id: int):
     """A matter reported or a consultation held in the community, by its number, as evidence."""
     need = _kept_need(request, need_id)
-    form = RecordEvidenceForm(request.POST)
-    if form.is_valid():
-        add = (
-            services.evidence_add_matter
-            if form.cleaned_data["kind"] == EvidenceKind.MATTER
-            else services.evidence_add_consultation
-        )
-        key = "matter_id" if form.cleaned_data["kind"] == EvidenceKind.MATTER else "consultation_id"
-        try:
-            add(need=need, by=request.user, **{key: form.cleaned_data["number"]})
-        except ServiceError as error:
-            form.add_error("number", error.message)
-        else:
-            messages.success(request, _("The record is added as evidence."))
-            return redirect("analysis:need", need.pk)
-    return _need_page(request, need, record_form=form, status=400)
+    return _post_to_need(
+        request,
+        need,
+        form=RecordEvidenceForm(request.POST),
+        slot="record_form",
+        act=lambda data: services.evidence_add_record(
+            need=need, by=request.user, kind=data["kind"], number=data["number"]
+        ),
+        done=_("The record is added as evidence."),
+    )
 
 
 @login_required
 @require_POST
 def need_act(request, need_id: int):
     need = _kept_need(request, need_id)
-    form = ActionForm(request.POST)
-    if form.is_valid():
-        try:
-            services.need_act(
-                need=need, by=request.user, text=form.cleaned_data["text"], status=form.cleaned_data["status"]
-            )
-        except ServiceError as error:
-            add_service_error(form, error)
-        else:
-            messages.success(request, _("The action is recorded."))
-            return redirect("analysis:need", need.pk)
-    return _need_page(request, need, action_form=form, status=400)
+    return _post_to_need(
+        request,
+        need,
+        form=ActionForm(request.POST),
+        slot="action_form",
+        act=lambda data: services.need_act(
+            need=need, by=request.user, text=data["text"], status=data["status"]
+        ),
+        done=_("The action is recorded."),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
