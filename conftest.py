@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 
 from gongzhi.core.models import Organisation, Region, Resident, RoleAssignment, User
 from gongzhi.core.roles import Role
@@ -71,8 +71,10 @@ def grant(
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Each test starts with an empty cache: cached figures or rate limits must not leak between tests."""
-    cache.clear()
+    """Each test starts with empty caches: cached figures, rate limits or roster pages must not leak between
+    tests (SQLite reuses the keys a rolled-back test used)."""
+    for cache in caches.all():
+        cache.clear()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from http.cookies import SimpleCookie
 from urllib.parse import quote, urlencode
@@ -75,6 +76,18 @@ def parse_args() -> argparse.Namespace:
         help="WSGI module for gunicorn; bench/ is on its path",
     )
     parser.add_argument("--user", choices=list(USERS), default="worker")
+    parser.add_argument(
+        "--roster-cache-seconds",
+        type=int,
+        help="the server's ROSTER_CACHE_SECONDS (0: each roster request builds its list; default: the app's)",
+    )
+    parser.add_argument(
+        "--write-every",
+        type=float,
+        default=0,
+        help="during each run, change a resident of the generated staff's community every so many seconds, "
+        "which raises its roster version (0: no writes)",
+    )
     parser.add_argument("--database-url", default=benchenv.DATABASE_URL)
     args = parser.parse_args()
     args.targets = [parse_target(target) for target in args.targets or DEFAULT_TARGETS]
@@ -241,6 +254,31 @@ class Meter:
         }
 
 
+class RosterWriter(threading.Thread):
+    """Changes a resident of the generated staff's community (bench/out/generate.json) every `every` seconds,
+    each in its own transaction, as staff at work do: the database raises the community's roster version, so
+    the cached lists of everyone who sees it are rebuilt."""
+
+    def __init__(self, database_url: str, every: float):
+        super().__init__(daemon=True)
+        self.database_url, self.every = database_url, every
+        generated = json.loads((benchenv.OUT_DIR / "generate.json").read_text())
+        self.community_id = generated["staff"]["community_id"]
+        self.stopping = threading.Event()
+        self.writes = 0
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            (resident,) = conn.execute(
+                "SELECT min(id) FROM core_resident WHERE community_id = %s", [self.community_id]
+            ).fetchone()
+            while not self.stopping.wait(self.every):
+                conn.execute("UPDATE core_resident SET updated_at = now() WHERE id = %s", [resident])
+                self.writes += 1
+
+
 def wrk(
     args: argparse.Namespace, meter: Meter, path: str, cookie: str, *, connections: int, seconds: int
 ) -> dict:
@@ -254,8 +292,14 @@ def wrk(
         "--header", f"Cookie: {cookie}",
         f"http://127.0.0.1:{args.port}{path}",
     ]  # fmt: skip
+    writer = RosterWriter(args.database_url, args.write_every) if args.write_every else None
     before = meter.snapshot()
+    if writer:
+        writer.start()
     finished = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    if writer:
+        writer.stopping.set()
+        writer.join()
     after = meter.snapshot()
     line = next((line for line in finished.stdout.splitlines() if line.startswith("BENCH-RESULT ")), None)
     if finished.returncode != 0 or line is None:
@@ -278,6 +322,7 @@ def wrk(
         "cpu_busy": round((after["busy"] - before["busy"]) / max(after["total"] - before["total"], 1), 2),
         "app_cpu_ms_per_request": round((after["app_ms"] - before["app_ms"]) / max(done, 1), 2),
         "db_cpu_ms_per_request": round((after["db_ms"] - before["db_ms"]) / max(done, 1), 2),
+        "roster_writes": writer.writes if writer else 0,
     }
 
 
@@ -339,6 +384,8 @@ def report(results: list[dict], floor: dict | None) -> None:
 def main() -> None:
     args = parse_args()
     env = benchenv.environment(args.database_url)
+    if args.roster_cache_seconds is not None:
+        env["ROSTER_CACHE_SECONDS"] = str(args.roster_cache_seconds)
     mobile = USERS[args.user]
     load_before = os.getloadavg()
     if load_before[0] > 1.0:
@@ -363,6 +410,8 @@ def main() -> None:
         "user": args.user,
         "connections": args.connections,
         "duration_s": args.duration,
+        "roster_cache_seconds": args.roster_cache_seconds,
+        "write_every_s": args.write_every,
         "gunicorn": {
             "workers": args.gunicorn_workers,
             "worker_class": args.worker_class,

@@ -136,6 +136,13 @@ elif os.environ.get("CACHE_DIR"):
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Each process's own memory, for entries keyed by versions the database keeps (a user's roles, the roster
+# lists): exact in every process without a round trip to Redis.
+CACHES["local"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "gongzhi-local",
+    "OPTIONS": {"MAX_ENTRIES": 2000},
+}
 
 # Background work: in-process by default; TASKS_BACKEND=database runs them in `manage.py db_worker`.
 TASKS = {
@@ -161,7 +168,7 @@ PERIODIC_TASKS = [
     "gongzhi.sharing.tasks.remind_bookings",
 ]
 
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "gongzhi.core.backends.ModelBackend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -252,3 +259,7 @@ LOGGING = {
 
 # Large roster imports run in the background above this many rows and show their progress.
 ROSTER_IMPORT_MAX_ROWS = int(os.environ.get("ROSTER_IMPORT_MAX_ROWS", "50000"))
+
+# Roster lists (workbench and API) are cached per scope, query and roster version (gongzhi.core.rostercache);
+# the versions change with the data, so this only bounds how long an unused entry stays. 0 turns it off.
+ROSTER_CACHE_SECONDS = int(os.environ.get("ROSTER_CACHE_SECONDS", "600"))

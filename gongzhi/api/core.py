@@ -4,13 +4,16 @@ Thin like the views: parse, call one selector or service, answer. Every read sta
 `*_visible_to(user)` selector, so anything outside the caller's scope is a 404 like anything missing.
 """
 
+import json
 import operator
 from functools import reduce
 
 from django.db.models import Q
+from django.http import HttpResponse
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 from ninja.pagination import paginate
+from ninja.responses import NinjaJSONEncoder
 
 from gongzhi.api.pagination import LimitOffset, LimitOffsetInput
 from gongzhi.api.schemas import (
@@ -29,6 +32,7 @@ from gongzhi.api.schemas import (
 from gongzhi.core import selectors, services
 from gongzhi.core.exceptions import ServiceError
 from gongzhi.core.models import OrganisationKind, RegionLevel
+from gongzhi.core.rostercache import cached_roster
 from gongzhi.core.scope import role_assignments
 
 router = Router()
@@ -158,12 +162,20 @@ def resident_list(
     community_id: int | None = None,
 ):
     """`q` matches a name, a masked phone ("138****5678") or a phone's last four digits. Paginated like every
-    list (`limit`, `offset`; `{"items", "count"}`), but built from plain rows: the hottest list of the API."""
-    residents = selectors.resident_search(
-        request.auth, query=q, building_id=building_id, community_id=community_id
-    )
-    items = selectors.resident_list_items(request.auth, residents[page.offset : page.offset + page.limit])
-    return {"items": items, "count": residents.count()}
+    list (`limit`, `offset`; `{"items", "count"}`), but built from plain rows and cached as JSON per roles,
+    query and roster version (gongzhi.core.rostercache): the hottest list of the API."""
+
+    def build() -> bytes:
+        residents = selectors.resident_search(
+            request.auth, query=q, building_id=building_id, community_id=community_id
+        )
+        items = selectors.resident_list_items(request.auth, residents[page.offset : page.offset + page.limit])
+        listed = PagedResidentsOut.model_validate({"items": items, "count": residents.count()})
+        return json.dumps(listed.model_dump(by_alias=True), cls=NinjaJSONEncoder).encode()
+
+    params = [("q", q), ("building", building_id), ("community", community_id), *page]
+    body = cached_roster(request.auth, part="api-residents", params=params, build=build)
+    return HttpResponse(body, content_type="application/json; charset=utf-8")
 
 
 @router.get(

@@ -109,6 +109,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("may use the admin site"), default=False)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
     large_text = models.BooleanField(_("large text, high contrast"), default=False)
+    # Raised by database triggers (migration 0005) whenever the user's role assignments, or the regions and
+    # organisations they name, change; never lowered. A request's user carries its roles cached under it.
+    roles_version = models.BigIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -238,6 +241,18 @@ class Household(models.Model):
 
     def __str__(self):
         return self.number
+
+
+class RosterStamp(models.Model):
+    """A community's roster version: database triggers (migration 0004) raise it on every change to its
+    residents, households, tags or regions, whoever makes the change (services, the admin, raw SQL). Cached
+    roster pages are keyed by the versions of the communities they show (gongzhi.core.rostercache)."""
+
+    community = models.OneToOneField(Region, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.BigIntegerField(default=1)
+
+    def __str__(self):
+        return f"{self.community_id}@{self.version}"
 
 
 class Resident(models.Model):

@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from gongzhi.core.models import Notification, User
@@ -49,4 +49,11 @@ def notifications_for(user: User) -> QuerySet[Notification]:
 
 
 def unread_count(user: User) -> int:
-    return Notification.objects.filter(user=user, read_at=None).count()
+    """Shown in every page's header. Plain SQL: building the ORM's query took five times as long as running
+    it (bench/README.md)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*) FROM {Notification._meta.db_table} WHERE user_id = %s AND read_at IS NULL",
+            [user.pk],
+        )
+        return cursor.fetchone()[0]

@@ -1,6 +1,7 @@
 """Scoped permissions. A role assignment grants its role's permissions in a region's whole subtree (or
 within an organisation). Every `<things>_visible_to(user)` selector in every app builds on `in_scope`."""
 
+from django.core.cache import caches
 from django.db.models import Q
 
 from gongzhi.core.models import Region, RoleAssignment
@@ -10,6 +11,8 @@ NOTHING = Q(pk__in=[])
 # Not Q(): an empty Q vanishes when OR-ed with another condition, which would narrow "everything".
 EVERYTHING = ~Q(pk__in=[])
 
+ROLES_CACHE_SECONDS = 600
+
 
 def role_assignments(user) -> list[RoleAssignment]:
     """The user's assignments, loaded once per request. An organisation API token narrows them to that
@@ -18,14 +21,33 @@ def role_assignments(user) -> list[RoleAssignment]:
         return []
     cached = getattr(user, "_role_assignments", None)
     if cached is None:
-        cached = list(
-            RoleAssignment.objects.filter(user=user).select_related("region", "organisation__region")
-        )
+        cached = assignments_of(user)
         token_organisation_id = getattr(user, "token_organisation_id", None)
         if token_organisation_id:
             cached = [a for a in cached if a.organisation_id == token_organisation_id]
         user._role_assignments = cached
     return cached
+
+
+def assignments_of(user) -> list[RoleAssignment]:
+    """From the process's cache when `user` was read from the database for this request (its roles_version
+    is then current: see mark_roles_version_current); otherwise, or on a miss, from the database."""
+    key = f"roles:{user.pk}:{user.roles_version}" if getattr(user, "roles_version_current", False) else None
+    assignments = caches["local"].get(key) if key else None
+    if assignments is None:
+        assignments = list(
+            RoleAssignment.objects.filter(user=user).select_related("region", "organisation__region")
+        )
+        if key:
+            caches["local"].set(key, assignments, ROLES_CACHE_SECONDS)
+    return assignments
+
+
+def mark_roles_version_current(user) -> None:
+    """Called where a request's user has just been read (session and token authentication): the database
+    raises roles_version with every change to the user's roles (migration 0005), so the cache under it is
+    exact. A user object kept across changes (in a service or a test) is never marked."""
+    user.roles_version_current = True
 
 
 def acts_as_superuser(user) -> bool:

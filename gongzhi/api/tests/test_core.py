@@ -4,8 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conftest import VALID_CREDIT_CODES, VALID_ID_NUMBERS
+from conftest import VALID_CREDIT_CODES, VALID_ID_NUMBERS, grant
 from gongzhi.core.models import AuditEvent, Organisation, Resident
+from gongzhi.core.roles import Role
 from gongzhi.core.services import region_create, resident_create
 
 FULL_NUMBERS = VALID_ID_NUMBERS[:3] + ["13800000001", "13912345678", "13700001111"]
@@ -342,3 +343,14 @@ def test_the_resident_list_pages_with_limit_and_offset(people, login):
 
 def test_the_resident_list_refuses_a_limit_beyond_the_maximum(people, login):
     assert get(login(people.community_worker), "/api/v1/residents", limit=501).status_code == 422
+
+
+def test_an_organisation_token_does_not_share_its_makers_cached_roster(people, token_for, token_client):
+    """The roster list is cached per roles (gongzhi.core.rostercache); an organisation token narrows them."""
+    staff = people.provider_staff
+    grant(staff, Role.GRID_WORKER, region=people.grid)
+    personal_client = token_client(token_for(staff))
+    names = [item["name"] for item in personal_client.get("/api/v1/residents").json()["items"]]
+    assert "李奶奶" in names
+    organisation_client = token_client(token_for(staff, organisation=people.agency))
+    assert organisation_client.get("/api/v1/residents").json() == {"items": [], "count": 0}

@@ -31,7 +31,7 @@ from gongzhi.core.selectors import (
 )
 
 # Axes authenticates with the request; a just-registered person is signed in directly.
-SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
+SIGN_IN_BACKEND = "gongzhi.core.backends.ModelBackend"
 
 
 @require_http_methods(["GET", "POST"])

@@ -8,8 +8,9 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseForbidden
+from django.http import Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -30,6 +31,7 @@ from gongzhi.core.forms import (
 )
 from gongzhi.core.models import Region
 from gongzhi.core.roles import ORGANISATION_ROLES, REGION_ROLES_BY_LEVEL, Perm
+from gongzhi.core.rostercache import cached_roster
 from gongzhi.core.scope import has_perm_anywhere, has_perm_in, scope_regions
 from gongzhi.core.selectors import (
     access_claim,
@@ -164,38 +166,46 @@ def region_add(request, region_id: int):
 @workbench_view()
 @require_GET
 def resident_list(request):
-    """By name, masked phone or its last four digits, building or region; live search swaps the results."""
+    """By name, masked phone or its last four digits, building or region; live search swaps the results.
+    The list is cached per roles, query and roster version (gongzhi.core.rostercache)."""
+    fragment = htmx_swap(request, "resident-results")
+    html = cached_roster(
+        request.user,
+        part="workbench-residents" + ("#results" if fragment else ""),
+        params=request.GET.lists(),
+        build=lambda: render_resident_list(request, fragment=fragment),
+    )
+    if fragment:
+        return HttpResponse(html)
+    return render(request, "core/workbench/residents.html", {"content": html})
+
+
+def render_resident_list(request, *, fragment: bool) -> str:
     user = request.user
     form = ResidentSearchForm(request.GET, user=user)
     filters = form.filters()
-    building = filters.get("building")
-    residents = resident_search(
-        user,
-        query=filters.get("q", ""),
-        building_id=building.pk if building else None,
-        within=filters.get("region"),
-    )
     if not any(filters.values()) and scope_spans_communities(user):
-        return render_community_choice(request, form)
-    page = page_of(request, residents)
-    context = {
-        "form": form,
-        "area": filters.get("region"),
-        "page": page,
-        "rows": resident_list_items(user, page.object_list),
-        "can_add_resident": has_perm_anywhere(user, Perm.EDIT_RESIDENTS),
-    }
-    if htmx_swap(request, "resident-results"):
-        return render(request, "core/workbench/_resident_results.html", {**context, "oob": True})
-    return render(request, "core/workbench/residents.html", context)
-
-
-def render_community_choice(request, form):
-    """A street or district officer's unfiltered list: their communities with counts, to pick or search."""
-    context = {"form": form, "communities": community_resident_counts(request.user)}
-    if htmx_swap(request, "resident-results"):
-        return render(request, "core/workbench/_resident_results.html", {**context, "oob": True})
-    return render(request, "core/workbench/residents.html", context)
+        # A street or district officer's unfiltered list: their communities with counts, to pick or search.
+        context = {"form": form, "communities": community_resident_counts(user)}
+    else:
+        building = filters.get("building")
+        residents = resident_search(
+            user,
+            query=filters.get("q", ""),
+            building_id=building.pk if building else None,
+            within=filters.get("region"),
+        )
+        page = page_of(request, residents)
+        context = {
+            "form": form,
+            "area": filters.get("region"),
+            "page": page,
+            "rows": resident_list_items(user, page.object_list),
+            "can_add_resident": has_perm_anywhere(user, Perm.EDIT_RESIDENTS),
+        }
+    if fragment:
+        return render_to_string("core/workbench/_resident_results.html", {**context, "oob": True}, request)
+    return render_to_string("core/workbench/_residents.html", context, request)
 
 
 def render_resident(request, resident, *, numbers=None, invitation=None, invitation_error: str = ""):
