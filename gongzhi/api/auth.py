@@ -13,9 +13,9 @@ from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
+from gongzhi.core import versioned
 from gongzhi.core.crypto import lookup_hash
 from gongzhi.core.models import ApiToken
-from gongzhi.core.scope import mark_roles_version_current
 
 # Writing last_used_at on every call would turn each read into a write; a minute is precise enough.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
@@ -36,7 +36,7 @@ class ApiTokenAuth(HttpBearer):
         if api_token is None:
             raise TokenRefused(message=_("This API token is unknown or has been revoked."))
         user = api_token.user
-        mark_roles_version_current(user)  # just read, with the token
+        versioned.mark_current(user)  # just read, with the token
         # Before any scope is computed: gongzhi.core.scope narrows an organisation token to that
         # organisation's roles.
         user.token_organisation_id = api_token.organisation_id

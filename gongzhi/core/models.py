@@ -112,6 +112,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Raised by database triggers (migration 0005) whenever the user's role assignments, or the regions and
     # organisations they name, change; never lowered. A request's user carries its roles cached under it.
     roles_version = models.BigIntegerField(default=0, editable=False)
+    # Raised the same way with every change to the user's notifications (migration 0005).
+    inbox_version = models.BigIntegerField(default=0, editable=False)
 
     objects = UserManager()
 

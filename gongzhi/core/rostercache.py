@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from django.conf import settings
-from django.core.cache import caches
 from django.db import connection
 from django.utils import translation
 
+from gongzhi.core import versioned
 from gongzhi.core.models import Region, RosterStamp
 from gongzhi.core.roles import Perm
 from gongzhi.core.scope import acts_as_superuser, role_assignments, scope_regions
@@ -79,8 +79,4 @@ def cached_roster(user, *, part: str, params: Iterable[tuple], build: Callable[[
     key = roster_cache_key(user, part=part, params=params)
     if key is None:
         return build()
-    value = caches["local"].get(key)
-    if value is None:
-        value = build()
-        caches["local"].set(key, value, settings.ROSTER_CACHE_SECONDS)
-    return value
+    return versioned.cached(key, build, seconds=settings.ROSTER_CACHE_SECONDS)

@@ -1,17 +1,15 @@
 """Scoped permissions. A role assignment grants its role's permissions in a region's whole subtree (or
 within an organisation). Every `<things>_visible_to(user)` selector in every app builds on `in_scope`."""
 
-from django.core.cache import caches
 from django.db.models import Q
 
+from gongzhi.core import versioned
 from gongzhi.core.models import Region, RoleAssignment
 from gongzhi.core.roles import ROLE_PERMISSIONS, Perm
 
 NOTHING = Q(pk__in=[])
 # Not Q(): an empty Q vanishes when OR-ed with another condition, which would narrow "everything".
 EVERYTHING = ~Q(pk__in=[])
-
-ROLES_CACHE_SECONDS = 600
 
 
 def role_assignments(user) -> list[RoleAssignment]:
@@ -30,24 +28,12 @@ def role_assignments(user) -> list[RoleAssignment]:
 
 
 def assignments_of(user) -> list[RoleAssignment]:
-    """From the process's cache when `user` was read from the database for this request (its roles_version
-    is then current: see mark_roles_version_current); otherwise, or on a miss, from the database."""
-    key = f"roles:{user.pk}:{user.roles_version}" if getattr(user, "roles_version_current", False) else None
-    assignments = caches["local"].get(key) if key else None
-    if assignments is None:
-        assignments = list(
-            RoleAssignment.objects.filter(user=user).select_related("region", "organisation__region")
-        )
-        if key:
-            caches["local"].set(key, assignments, ROLES_CACHE_SECONDS)
-    return assignments
+    """Cached under the user's roles_version, which the database raises with every change to their roles."""
 
+    def load() -> list[RoleAssignment]:
+        return list(RoleAssignment.objects.filter(user=user).select_related("region", "organisation__region"))
 
-def mark_roles_version_current(user) -> None:
-    """Called where a request's user has just been read (session and token authentication): the database
-    raises roles_version with every change to the user's roles (migration 0005), so the cache under it is
-    exact. A user object kept across changes (in a service or a test) is never marked."""
-    user.roles_version_current = True
+    return versioned.for_user(user, "roles", "roles_version", load)
 
 
 def acts_as_superuser(user) -> bool:

@@ -1,7 +1,10 @@
-"""The roster cache: versions kept by database triggers (RosterStamp, User.roles_version), and roster lists
-served from the cache yet never older than the data or wider than the viewer's roles."""
+"""The versions the database keeps (RosterStamp, User.roles_version and inbox_version) and what is cached
+under them: roster lists, role assignments and the header's unread count, never older than the data or
+wider than the viewer's roles."""
 
+import re
 import threading
+from importlib import import_module
 
 import pytest
 from django.conf import settings
@@ -9,7 +12,16 @@ from django.db import connection, connections, transaction
 from django.urls import reverse
 
 from conftest import grant, make_user
-from gongzhi.core.models import Household, Region, Resident, ResidentTag, RoleAssignment, RosterStamp, User
+from gongzhi.core.models import (
+    Household,
+    Notification,
+    Region,
+    Resident,
+    ResidentTag,
+    RoleAssignment,
+    RosterStamp,
+    User,
+)
 from gongzhi.core.roles import Role
 from gongzhi.core.rostercache import cached_roster, scope_versions
 from gongzhi.core.services import region_create, resident_create
@@ -153,6 +165,79 @@ def test_a_revoked_role_is_gone_from_the_next_request(people, login):
     assert "王吉福" in page and "李奶奶" not in page
 
 
+def inbox_version(user: User) -> int:
+    return User.objects.get(pk=user.pk).inbox_version
+
+
+def test_each_notification_and_its_reading_raise_the_inbox_version(people):
+    user = people.resident
+    steps = [inbox_version(user)]
+    notification = Notification.objects.create(user=user, title="通知")
+    steps.append(inbox_version(user))
+    Notification.objects.filter(pk=notification.pk).update(read_at="2026-11-28T08:00:00+08:00")
+    steps.append(inbox_version(user))
+    notification.delete()
+    steps.append(inbox_version(user))
+    assert steps == sorted(set(steps)), steps
+    assert inbox_version(people.community_worker) == 0
+
+
+def test_saving_a_stale_user_object_never_lowers_the_inbox_version(people):
+    stale = User.objects.get(pk=people.resident.pk)
+    Notification.objects.create(user=people.resident, title="通知")
+    raised = inbox_version(people.resident)
+    stale.save()
+    assert inbox_version(people.resident) == raised
+
+
+def unread_badge(client) -> str | None:
+    match = re.search(r'<span class="badge">(\d+)</span>', client.get(reverse("home")).text)
+    return match and match.group(1)
+
+
+def test_the_headers_unread_count_follows_the_inbox_at_once(people, login):
+    client = login(people.resident)
+    assert unread_badge(client) is None
+    Notification.objects.create(user=people.resident, title="第一条")
+    assert unread_badge(client) == "1"
+    Notification.objects.create(user=people.resident, title="第二条")
+    assert unread_badge(client) == "2"
+    inbox = client.get(reverse("notifications")).text
+    assert "第二条" in inbox and '<span class="badge">' not in inbox
+    assert unread_badge(client) is None
+
+
+def trigger_names(migration: str, statements: str) -> set[str]:
+    module = import_module(f"gongzhi.core.migrations.{migration}")
+    return {
+        name
+        for attribute in dir(module)
+        if attribute.endswith(statements) and not attribute.endswith("REVERSE")
+        for statement in getattr(module, attribute)
+        for name in re.findall(r"CREATE TRIGGER (\w+)", statement)
+    }
+
+
+def test_every_trigger_that_keeps_a_version_is_in_place(db):
+    """SQLite drops a table's triggers when a migration rebuilds the table: a later migration must add them
+    again, or this fails."""
+    if connection.vendor == "postgresql":
+        expected = trigger_names("0004_roster_stamp", "POSTGRES") | trigger_names(
+            "0005_user_versions", "POSTGRES"
+        )
+        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    else:
+        expected = trigger_names("0004_roster_stamp", "SQLITE") | trigger_names(
+            "0005_user_versions", "SQLITE"
+        )
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    with connection.cursor() as cursor:
+        cursor.execute(query)
+        present = {name for (name,) in cursor.fetchall()}
+    assert len(expected) >= 8
+    assert expected <= present, expected - present
+
+
 # Pages and API from the cache
 
 
@@ -194,8 +279,8 @@ def test_people_with_the_same_roles_share_an_entry(people, login, client, django
     first = listed(client, "?q=李")
     login(colleague)
     listed(client, "?q=李")  # the colleague's own roles and session are read once
-    # From the cache: the session, the user, the roster versions and the inbox count; no roster query.
-    with django_assert_num_queries(4) as queries:
+    # The session, the user and the roster versions; the roles, the list and the inbox count from the cache.
+    with django_assert_num_queries(3) as queries:
         again = listed(client, "?q=李")
     assert not any("core_resident" in query["sql"] for query in queries.captured_queries)
     assert again.count("李奶奶") == first.count("李奶奶") == 1

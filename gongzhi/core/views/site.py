@@ -81,4 +81,6 @@ def large_text_toggle(request):
 def notification_list(request):
     notifications = list(notifications_for(request.user)[:100])
     notifications_for(request.user).filter(read_at=None).update(read_at=timezone.now())
+    # The header's unread count is cached under the inbox version read with the user; reading moved it on.
+    request.user.refresh_from_db(fields=["inbox_version"])
     return render(request, "core/notifications.html", {"notifications": notifications})
