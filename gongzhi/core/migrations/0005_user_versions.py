@@ -13,119 +13,92 @@ from django.db import migrations, models
 
 from gongzhi.core.migration_sql import vendor_sql
 
-# The users whose cached assignments name the region or organisation {row}.
+
+def bump(column: str, users: str) -> str:
+    return f"UPDATE core_user SET {column} = {column} + 1 WHERE id IN ({users});"
+
+
+def user_version(column: str, *, table: str, suffix: str, function: str) -> tuple[list, list, list, list]:
+    """(SQLite, its reverse, PostgreSQL, its reverse): triggers that raise core_user.<column> when a row of
+    <table> is added, changed or removed for a user, and the guard that keeps the column from going down."""
+    raise_for = {"insert": "NEW.user_id", "update": "NEW.user_id, OLD.user_id", "delete": "OLD.user_id"}
+    guard = f"core_user_{column}_never_lowered"
+    sqlite = [
+        *(
+            f"""CREATE TRIGGER core_{table}_{suffix}_{event} AFTER {event.upper()} ON core_{table}
+                BEGIN {bump(column, users)} END;"""
+            for event, users in raise_for.items()
+        ),
+        f"""CREATE TRIGGER {guard} AFTER UPDATE OF {column} ON core_user WHEN NEW.{column} < OLD.{column}
+            BEGIN UPDATE core_user SET {column} = OLD.{column} WHERE id = NEW.id; END;""",
+    ]
+    sqlite_reverse = [f"DROP TRIGGER core_{table}_{suffix}_{event};" for event in raise_for] + [
+        f"DROP TRIGGER {guard};"
+    ]
+    postgres = [
+        f"""CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN {bump(column, raise_for["insert"])}
+            ELSIF TG_OP = 'DELETE' THEN {bump(column, raise_for["delete"])}
+            ELSE {bump(column, raise_for["update"])}
+            END IF;
+            RETURN NULL;
+        END $$;""",
+        f"""CREATE FUNCTION {guard}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN NEW.{column} := GREATEST(NEW.{column}, OLD.{column}); RETURN NEW; END $$;""",
+        f"""CREATE TRIGGER core_{table}_{suffix} AFTER INSERT OR UPDATE OR DELETE ON core_{table}
+            FOR EACH ROW EXECUTE FUNCTION {function}();""",
+        f"""CREATE TRIGGER {guard} BEFORE UPDATE ON core_user FOR EACH ROW EXECUTE FUNCTION {guard}();""",
+    ]
+    postgres_reverse = [
+        f"DROP TRIGGER core_{table}_{suffix} ON core_{table};",
+        f"DROP TRIGGER {guard} ON core_user;",
+        f"DROP FUNCTION {function}();",
+        f"DROP FUNCTION {guard}();",
+    ]
+    return sqlite, sqlite_reverse, postgres, postgres_reverse
+
+
+ROLES = user_version(
+    "roles_version", table="roleassignment", suffix="roles", function="core_roles_touch_by_assignment"
+)
+INBOX = user_version("inbox_version", table="notification", suffix="inbox", function="core_inbox_touch")
+
+# Cached assignments carry their region and organisation: renaming or moving either changes them too.
 HOLDERS_OF_REGION = """SELECT user_id FROM core_roleassignment WHERE region_id = {row}.id
     OR organisation_id IN (SELECT id FROM core_organisation WHERE region_id = {row}.id)"""
 HOLDERS_OF_ORGANISATION = "SELECT user_id FROM core_roleassignment WHERE organisation_id = {row}.id"
-BUMP = "UPDATE core_user SET roles_version = roles_version + 1 WHERE id IN ({users});"
+PLACES = [("region", HOLDERS_OF_REGION), ("organisation", HOLDERS_OF_ORGANISATION)]
 
 SQLITE = [
+    *ROLES[0],
+    *INBOX[0],
     *(
-        f"""CREATE TRIGGER core_roleassignment_roles_{event} AFTER {event.upper()} ON core_roleassignment
-            BEGIN {BUMP.format(users=users)} END;"""
-        for event, users in [
-            ("insert", "NEW.user_id"),
-            ("update", "NEW.user_id, OLD.user_id"),
-            ("delete", "OLD.user_id"),
-        ]
+        f"""CREATE TRIGGER core_{table}_roles_update AFTER UPDATE ON core_{table}
+            BEGIN {bump("roles_version", holders.format(row="NEW"))} END;"""
+        for table, holders in PLACES
     ),
-    f"""CREATE TRIGGER core_region_roles_update AFTER UPDATE ON core_region
-        BEGIN {BUMP.format(users=HOLDERS_OF_REGION.format(row="NEW"))} END;""",
-    f"""CREATE TRIGGER core_organisation_roles_update AFTER UPDATE ON core_organisation
-        BEGIN {BUMP.format(users=HOLDERS_OF_ORGANISATION.format(row="NEW"))} END;""",
-    """CREATE TRIGGER core_user_roles_version_never_lowered AFTER UPDATE OF roles_version ON core_user
-        WHEN NEW.roles_version < OLD.roles_version
-        BEGIN UPDATE core_user SET roles_version = OLD.roles_version WHERE id = NEW.id; END;""",
 ]
-SQLITE_REVERSE = [
-    "DROP TRIGGER core_roleassignment_roles_insert;",
-    "DROP TRIGGER core_roleassignment_roles_update;",
-    "DROP TRIGGER core_roleassignment_roles_delete;",
-    "DROP TRIGGER core_region_roles_update;",
-    "DROP TRIGGER core_organisation_roles_update;",
-    "DROP TRIGGER core_user_roles_version_never_lowered;",
-]
-
+SQLITE_REVERSE = [*(f"DROP TRIGGER core_{table}_roles_update;" for table, _ in PLACES), *INBOX[1], *ROLES[1]]
 POSTGRES = [
-    f"""CREATE FUNCTION core_roles_touch_by_assignment() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP = 'INSERT' THEN {BUMP.format(users="NEW.user_id")}
-        ELSIF TG_OP = 'DELETE' THEN {BUMP.format(users="OLD.user_id")}
-        ELSE {BUMP.format(users="NEW.user_id, OLD.user_id")}
-        END IF;
-        RETURN NULL;
-    END $$;""",
-    f"""CREATE FUNCTION core_roles_touch_by_region() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN {BUMP.format(users=HOLDERS_OF_REGION.format(row="NEW"))} RETURN NULL; END $$;""",
-    f"""CREATE FUNCTION core_roles_touch_by_organisation() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN {BUMP.format(users=HOLDERS_OF_ORGANISATION.format(row="NEW"))} RETURN NULL; END $$;""",
-    """CREATE FUNCTION core_user_roles_version_never_lowered() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN NEW.roles_version := GREATEST(NEW.roles_version, OLD.roles_version); RETURN NEW; END $$;""",
-    """CREATE TRIGGER core_roleassignment_roles AFTER INSERT OR UPDATE OR DELETE ON core_roleassignment
-        FOR EACH ROW EXECUTE FUNCTION core_roles_touch_by_assignment();""",
-    """CREATE TRIGGER core_region_roles AFTER UPDATE ON core_region
-        FOR EACH ROW EXECUTE FUNCTION core_roles_touch_by_region();""",
-    """CREATE TRIGGER core_organisation_roles AFTER UPDATE ON core_organisation
-        FOR EACH ROW EXECUTE FUNCTION core_roles_touch_by_organisation();""",
-    """CREATE TRIGGER core_user_roles_version_never_lowered BEFORE UPDATE ON core_user
-        FOR EACH ROW EXECUTE FUNCTION core_user_roles_version_never_lowered();""",
+    *ROLES[2],
+    *INBOX[2],
+    *(
+        f"""CREATE FUNCTION core_roles_touch_by_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN {bump("roles_version", holders.format(row="NEW"))} RETURN NULL; END $$;"""
+        for table, holders in PLACES
+    ),
+    *(
+        f"""CREATE TRIGGER core_{table}_roles AFTER UPDATE ON core_{table}
+            FOR EACH ROW EXECUTE FUNCTION core_roles_touch_by_{table}();"""
+        for table, _ in PLACES
+    ),
 ]
 POSTGRES_REVERSE = [
-    "DROP TRIGGER core_roleassignment_roles ON core_roleassignment;",
-    "DROP TRIGGER core_region_roles ON core_region;",
-    "DROP TRIGGER core_organisation_roles ON core_organisation;",
-    "DROP TRIGGER core_user_roles_version_never_lowered ON core_user;",
-    "DROP FUNCTION core_roles_touch_by_assignment();",
-    "DROP FUNCTION core_roles_touch_by_region();",
-    "DROP FUNCTION core_roles_touch_by_organisation();",
-    "DROP FUNCTION core_user_roles_version_never_lowered();",
-]
-
-
-INBOX_BUMP = "UPDATE core_user SET inbox_version = inbox_version + 1 WHERE id IN ({users});"
-
-INBOX_SQLITE = [
-    *(
-        f"""CREATE TRIGGER core_notification_inbox_{event} AFTER {event.upper()} ON core_notification
-            BEGIN {INBOX_BUMP.format(users=users)} END;"""
-        for event, users in [
-            ("insert", "NEW.user_id"),
-            ("update", "NEW.user_id, OLD.user_id"),
-            ("delete", "OLD.user_id"),
-        ]
-    ),
-    """CREATE TRIGGER core_user_inbox_version_never_lowered AFTER UPDATE OF inbox_version ON core_user
-        WHEN NEW.inbox_version < OLD.inbox_version
-        BEGIN UPDATE core_user SET inbox_version = OLD.inbox_version WHERE id = NEW.id; END;""",
-]
-INBOX_SQLITE_REVERSE = [
-    "DROP TRIGGER core_notification_inbox_insert;",
-    "DROP TRIGGER core_notification_inbox_update;",
-    "DROP TRIGGER core_notification_inbox_delete;",
-    "DROP TRIGGER core_user_inbox_version_never_lowered;",
-]
-
-INBOX_POSTGRES = [
-    f"""CREATE FUNCTION core_inbox_touch() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        IF TG_OP = 'INSERT' THEN {INBOX_BUMP.format(users="NEW.user_id")}
-        ELSIF TG_OP = 'DELETE' THEN {INBOX_BUMP.format(users="OLD.user_id")}
-        ELSE {INBOX_BUMP.format(users="NEW.user_id, OLD.user_id")}
-        END IF;
-        RETURN NULL;
-    END $$;""",
-    """CREATE FUNCTION core_user_inbox_version_never_lowered() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN NEW.inbox_version := GREATEST(NEW.inbox_version, OLD.inbox_version); RETURN NEW; END $$;""",
-    """CREATE TRIGGER core_notification_inbox AFTER INSERT OR UPDATE OR DELETE ON core_notification
-        FOR EACH ROW EXECUTE FUNCTION core_inbox_touch();""",
-    """CREATE TRIGGER core_user_inbox_version_never_lowered BEFORE UPDATE ON core_user
-        FOR EACH ROW EXECUTE FUNCTION core_user_inbox_version_never_lowered();""",
-]
-INBOX_POSTGRES_REVERSE = [
-    "DROP TRIGGER core_notification_inbox ON core_notification;",
-    "DROP TRIGGER core_user_inbox_version_never_lowered ON core_user;",
-    "DROP FUNCTION core_inbox_touch();",
-    "DROP FUNCTION core_user_inbox_version_never_lowered();",
+    *(f"DROP TRIGGER core_{table}_roles ON core_{table};" for table, _ in PLACES),
+    *(f"DROP FUNCTION core_roles_touch_by_{table}();" for table, _ in PLACES),
+    *INBOX[3],
+    *ROLES[3],
 ]
 
 
@@ -144,9 +117,6 @@ class Migration(migrations.Migration):
             field=models.BigIntegerField(default=0, editable=False),
         ),
         vendor_sql(
-            postgres=POSTGRES + INBOX_POSTGRES,
-            postgres_reverse=INBOX_POSTGRES_REVERSE + POSTGRES_REVERSE,
-            sqlite=SQLITE + INBOX_SQLITE,
-            sqlite_reverse=INBOX_SQLITE_REVERSE + SQLITE_REVERSE,
+            postgres=POSTGRES, postgres_reverse=POSTGRES_REVERSE, sqlite=SQLITE, sqlite_reverse=SQLITE_REVERSE
         ),
     ]
