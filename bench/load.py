@@ -35,6 +35,7 @@ DEFAULT_TARGETS = [
     "floor=/ping",
     "residents=/workbench/residents/",
     "search=/workbench/residents/?q=王",
+    "live-search=/workbench/residents/?q=王@resident-results",
     "api-residents=/api/v1/residents",
     "api-search=/api/v1/residents?q=王",
 ]
@@ -96,11 +97,15 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def parse_target(text: str) -> tuple[str, str]:
+def parse_target(text: str) -> tuple[str, str, dict[str, str]]:
+    """NAME=PATH, or NAME=PATH@ELEMENT for the HTMX request a page makes to swap the element ELEMENT (the
+    live search asks for "resident-results" only)."""
     name, _, path = text.partition("=")
     if not path.startswith("/"):
-        sys.exit(f"A target is NAME=PATH with PATH starting with '/': {text!r}")
-    return name, quote(path, safe="/?=&%*+")
+        sys.exit(f"A target is NAME=PATH[@ELEMENT] with PATH starting with '/': {text!r}")
+    path, _, element = path.partition("@")
+    headers = {"HX-Request": "true", "HX-Target": element} if element else {}
+    return name, quote(path, safe="/?=&%*+"), headers
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -280,7 +285,13 @@ class RosterWriter(threading.Thread):
 
 
 def wrk(
-    args: argparse.Namespace, meter: Meter, path: str, cookie: str, *, connections: int, seconds: int
+    args: argparse.Namespace,
+    meter: Meter,
+    path: str,
+    headers: dict[str, str],
+    *,
+    connections: int,
+    seconds: int,
 ) -> dict:
     command = [
         "wrk",
@@ -289,7 +300,7 @@ def wrk(
         "--duration", f"{seconds}s",
         "--timeout", "10s",
         "--script", str(REPORTER),
-        "--header", f"Cookie: {cookie}",
+        *(part for name, value in headers.items() for part in ("--header", f"{name}: {value}")),
         f"http://127.0.0.1:{args.port}{path}",
     ]  # fmt: skip
     writer = RosterWriter(args.database_url, args.write_every) if args.write_every else None
@@ -326,21 +337,25 @@ def wrk(
     }
 
 
-def measure(args: argparse.Namespace, meter: Meter, name: str, path: str, cookie: str) -> dict | None:
-    status, _, body = request(args.port, "GET", path, headers={"Cookie": cookie})
+def measure(
+    args: argparse.Namespace, meter: Meter, name: str, path: str, headers: dict[str, str]
+) -> dict | None:
+    status, _, body = request(args.port, "GET", path, headers=headers)
     if status != 200:
         print(f"  {name}: {path} answered {status}; skipped", flush=True)
         return None
-    print(f"  {name}: {path} ({len(body):,} bytes) ...", flush=True)
+    swapping = f" swapping #{headers['HX-Target']}" if "HX-Target" in headers else ""
+    print(f"  {name}: {path}{swapping} ({len(body):,} bytes) ...", flush=True)
     if args.warmup:
-        wrk(args, meter, path, cookie, connections=args.connections, seconds=args.warmup)
+        wrk(args, meter, path, headers, connections=args.connections, seconds=args.warmup)
     figures = {
         "name": name,
         "path": path,
-        **wrk(args, meter, path, cookie, connections=args.connections, seconds=args.duration),
+        "htmx_target": headers.get("HX-Target"),
+        **wrk(args, meter, path, headers, connections=args.connections, seconds=args.duration),
     }
     if args.single:
-        single = wrk(args, meter, path, cookie, connections=1, seconds=args.single)
+        single = wrk(args, meter, path, headers, connections=1, seconds=args.single)
         figures.update(
             single_p50_ms=single["p50_ms"], single_p95_ms=single["p95_ms"], single_rps=single["rps"]
         )
@@ -399,7 +414,11 @@ def main() -> None:
             flush=True,
         )
         meter = Meter(server, args.database_url)
-        results = [row for name, path in args.targets if (row := measure(args, meter, name, path, cookie))]
+        results = [
+            row
+            for name, path, headers in args.targets
+            if (row := measure(args, meter, name, path, {"Cookie": cookie, **headers}))
+        ]
     finally:
         stop_server(server)
     floor = next((row for row in results if row["name"] == "floor"), None)
